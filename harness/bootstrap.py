@@ -1,0 +1,155 @@
+"""Install the pinned OpenMMLab stack into a virtual environment: `python3 -m harness.bootstrap [--dev]`.
+
+Standard library only: it runs before anything else is installed. Each of the six traps of the
+stack (configs/stack/README.md) is handled here, in order:
+  1, 4. setuptools is pinned below 81 (mmcv's build and mmengine's `mmdet::` configs need pkg_resources);
+  2, 5. torch is installed first, then mmcv is built in a separate step without build isolation and
+        without pip's wheel cache, and the result must load `mmcv._ext`;
+  3.    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set by the harness for every training process (harness.job);
+  6.    torchvision is never installed (RepPoints does not need it; PyPI's build breaks CPU torch).
+The compiled mmcv wheel is cached outside the repository, keyed by mmcv, torch, Python and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONSTRAINTS = ROOT / "configs" / "stack" / "cpu.txt"
+MMCV_VERSION = "2.1.0"
+MMCV_BUILD_ENV = {"MMCV_WITH_OPS": "1", "FORCE_CUDA": "0", "MAX_JOBS": str(os.cpu_count() or 2)}
+CHECK_STACK = """
+import importlib.metadata as md, tempfile, mmcv._ext, mmdet, mmengine
+from mmengine.config import Config
+with tempfile.NamedTemporaryFile('w', suffix='.py') as child:
+    child.write("_base_ = 'mmdet::reppoints/reppoints-moment_r101-dconv-c3-c5_fpn-gn_head-gn_2x_coco.py'")
+    child.flush()
+    Config.fromfile(child.name)  # resolving mmdet:: needs pkg_resources, i.e. setuptools < 81
+assert int(md.version('setuptools').split('.')[0]) < 81, 'setuptools must stay below 81'
+print('stack ok: torch', md.version('torch'), 'mmcv', md.version('mmcv'), 'mmengine', md.version('mmengine'),
+      'mmdet', md.version('mmdet'))
+"""
+
+
+class BootstrapError(Exception):
+    pass
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
+
+
+def pinned(package: str, constraints: Path = CONSTRAINTS) -> str:
+    """The exact version the constraints file pins for a package."""
+    for line in constraints.read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep and name.strip().lower() == package:
+            return version.split(";")[0].strip()
+    raise BootstrapError(f"{constraints} pins no version of {package}")
+
+
+def wheel_cache_dir(cache: Path, torch_version: str) -> Path:
+    """One folder per (mmcv, torch, Python, machine): a wheel built for one never serves another."""
+    python = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    return cache / "wheels" / f"mmcv-{MMCV_VERSION}-torch{torch_version}-{python}-{platform.machine()}"
+
+
+def run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(argv), flush=True)
+    result = subprocess.run(argv, env={**os.environ, **(env or {})})
+    if result.returncode != 0:
+        raise BootstrapError(f"command failed with exit code {result.returncode}: {' '.join(argv)}")
+
+
+def succeeds(python: Path, code: str) -> bool:
+    return subprocess.run([str(python), "-c", code], capture_output=True).returncode == 0
+
+
+def ensure_venv(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        run([sys.executable, "-m", "venv", str(venv)])
+    return python
+
+
+def pip(python: Path, command: str, *args: str, env: dict[str, str] | None = None) -> None:
+    run([str(python), "-m", "pip", command, "--disable-pip-version-check", "--progress-bar", "off", *args], env=env)
+
+
+def mmcv_wheel(python: Path, cache: Path, staging: Path) -> tuple[Path, bool]:
+    """The cached wheel for this torch, or a freshly compiled one (True: not yet in the cache)."""
+    cached = sorted(wheel_cache_dir(cache, pinned("torch")).glob("mmcv-*.whl"))
+    if cached:
+        print(f"using the cached mmcv wheel {cached[0]}")
+        return cached[0], False
+    return build_mmcv_wheel(python, staging), True
+
+
+def build_mmcv_wheel(python: Path, staging: Path) -> Path:
+    """Compile mmcv against the installed torch: about 6-10 minutes on 2 cores."""
+    started = time.monotonic()
+    pip(python, "wheel", "--no-build-isolation", "--no-deps", "--no-cache-dir", "-w", str(staging),
+        f"mmcv=={MMCV_VERSION}", env=MMCV_BUILD_ENV)
+    wheel = next(staging.glob("mmcv-*.whl"))
+    if "py3-none-any" in wheel.name:
+        raise BootstrapError(f"mmcv was built without ops ({wheel.name}); is torch installed in {python}?")
+    print(f"mmcv compiled in {time.monotonic() - started:.0f} s")
+    return wheel
+
+
+def keep_in_cache(wheel: Path, cache: Path) -> None:
+    folder = wheel_cache_dir(cache, pinned("torch"))
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{wheel.name}.partial"
+    shutil.copy2(wheel, partial)
+    os.replace(partial, folder / wheel.name)
+    print(f"cached the mmcv wheel in {folder}")
+
+
+def bootstrap(venv: Path, cache: Path, dev: bool) -> None:
+    if sys.version_info[:2] != (3, 11):
+        raise BootstrapError(f"Python 3.11 is required (mmcv 2.1.0 and the pinned wheels), this is {sys.version.split()[0]}")
+    started = time.monotonic()
+    python = ensure_venv(venv)
+    constraints = ["-c", str(CONSTRAINTS)]
+    pip(python, "install", *constraints, "setuptools", "wheel", "ninja")
+    pip(python, "install", *constraints, "torch")
+    with tempfile.TemporaryDirectory(prefix="mmcv-build-") as staging:
+        fresh = None
+        if succeeds(python, f"import mmcv._ext, mmcv; assert mmcv.__version__ == '{MMCV_VERSION}'"):
+            print(f"mmcv {MMCV_VERSION} with compiled ops is already installed")
+        else:
+            wheel, is_new = mmcv_wheel(python, cache, Path(staging))
+            pip(python, "install", "--no-deps", "--force-reinstall", str(wheel))
+            fresh = wheel if is_new else None
+        pip(python, "install", *constraints, "-e", f"{ROOT}[{'train,dev' if dev else 'train'}]")
+        run([str(python), "-c", CHECK_STACK])  # a wheel enters the cache only once it loads its ops
+        if fresh:
+            keep_in_cache(fresh, cache)
+    print(f"bootstrap done in {time.monotonic() - started:.0f} s: {venv}/bin/harness is ready")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m harness.bootstrap", description=__doc__.splitlines()[0])
+    parser.add_argument("--venv", type=Path, default=ROOT / ".venv", help="virtual environment to create or update")
+    parser.add_argument("--cache", type=Path, default=default_cache(), help="where the compiled mmcv wheel is kept")
+    parser.add_argument("--dev", action="store_true", help="also install the test tools")
+    args = parser.parse_args(argv)
+    try:
+        bootstrap(args.venv, args.cache, args.dev)
+    except BootstrapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""One error root; each expected failure maps to a documented exit code."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    PASS = 0
+    OUT_OF_TOLERANCE = 1
+    BAD_INPUT = 2
+    INFRASTRUCTURE = 3
+    INTERRUPTED = 130
+
+
+class HarnessError(Exception):
+    """An expected failure: shown as one line on stderr, never as a traceback."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class BadInput(HarnessError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class InfrastructureError(HarnessError):
+    """The machine, the stack or the training process failed, not the user's input."""
+
+    exit_code = ExitCode.INFRASTRUCTURE
+
+
+class Interrupted(HarnessError):
+    exit_code = ExitCode.INTERRUPTED
