@@ -1,0 +1,130 @@
+"""The run record (versioned JSON) and the results store under results/<run-id>/."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.errors import BadInput
+
+SCHEMA_VERSION = 1
+RECORD_NAME = "run.json"
+Status = Literal["running", "succeeded", "failed", "interrupted"]
+
+
+def results_root() -> Path:
+    return Path(os.environ.get("HARNESS_RESULTS", "results"))
+
+
+class RunRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    benchmark: str
+    status: Status
+    started: str
+    finished: str | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    runtime: Literal["local"] = "local"
+    platform: str
+    gpus: int
+    seed: int
+    epochs: int
+    total_batch: int
+    data_root: str
+    synthetic_data: bool
+    command: list[str]
+    config_file: str = "config.py"
+    work_dir: str = "work_dir"
+    console_log: str = "console.log"
+    environment: dict[str, str]
+    final_metrics: dict[str, float] | None = None  # AP points (0-100)
+    metrics_unit: str = "AP points (0-100)"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_dir(root: Path, benchmark: str) -> Path:
+    """Claim a fresh results/<run-id>/ (mkdir is the lock: two runs never share a directory)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for suffix in ["", *(f"-{n}" for n in range(2, 100))]:
+        candidate = root / f"{stamp}-{benchmark}{suffix}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise BadInput(f"cannot claim a new run directory under {root}")
+
+
+def claim_run_dir(path: Path) -> Path:
+    """Use a directory the user named; it must be new or empty, so nothing already there is lost."""
+    if path.exists():
+        if not path.is_dir():
+            raise BadInput(f"--work-dir {path} is a file, not a directory")
+        if (path / RECORD_NAME).exists() or _has_mmengine_logs(path):
+            raise BadInput(f"--work-dir {path} already holds a run; choose a new directory")
+        if any(path.iterdir()):
+            raise BadInput(f"--work-dir {path} is not empty; choose a new directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _has_mmengine_logs(path: Path) -> bool:
+    return any(path.glob("*/vis_data")) or any(path.glob("work_dir/*/vis_data"))
+
+
+def write_record(run_dir: Path, record: RunRecord) -> None:
+    write_json_atomic(run_dir / RECORD_NAME, record.model_dump(mode="json"))
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(handle, "w") as out:
+        json.dump(data, out, indent=2)
+        out.write("\n")
+    os.replace(tmp, path)
+
+
+def read_record(run_dir: Path) -> RunRecord:
+    path = run_dir / RECORD_NAME
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path} is not a readable run record ({exc})") from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise BadInput(f"{path} has schema version {version!r}; this harness reads version {SCHEMA_VERSION}")
+    try:
+        return RunRecord(**data)
+    except ValidationError as exc:
+        raise BadInput(f"{path} is not a valid run record: {exc.errors()[0]['msg']}") from exc
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / RECORD_NAME).is_file()
+
+
+def list_runs(root: Path) -> list[Path]:
+    """Run directories, oldest first (run ids start with their creation time)."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if is_run_dir(p))
+
+
+def latest_run(root: Path) -> Path:
+    runs = list_runs(root)
+    if not runs:
+        raise BadInput(f"no runs under {root}/ (run `harness train` first, or pass a path)")
+    return runs[-1]
