@@ -1,0 +1,118 @@
+"""Thin Typer commands: parse options, call one library function, render the answer."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from harness import dataset as dataset_check
+from harness import record, report, synth, train as training, verify as verification
+from harness.errors import ExitCode, HarnessError
+from harness.job import PLATFORMS
+
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+
+class HarnessGroup(TyperGroup):
+    """The single handler that turns expected failures into one line and an exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            if _state["debug"]:
+                raise
+            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            err_console.print("error: interrupted", markup=False)
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+app = typer.Typer(cls=HarnessGroup, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="Prove RepPoints (mmdetection 3.3.0) reaches its published COCO accuracy on a hardware stack.")
+dataset_app = typer.Typer(no_args_is_help=True, help="Check or generate COCO 2017-layout datasets.")
+app.add_typer(dataset_app, name="dataset")
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False):
+    _state["debug"] = debug
+
+
+@app.command()
+def train(
+    benchmark: Annotated[str, typer.Option(help="Benchmark spec name (configs/benchmarks/NAME.toml).")] = "smoke",
+    data: Annotated[Optional[Path], typer.Option(help="COCO 2017 directory; default: the benchmark's synthetic data.")] = None,
+    gpus: Annotated[int, typer.Option(help="Processes, one per GPU (CPU processes on the cpu platform).")] = 1,
+    seed: Annotated[int, typer.Option(help="randomness.seed for mmengine.")] = 0,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")] = None,
+    work_dir: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty); default results/<run-id>.")] = None,
+    platform: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PLATFORMS)}; default: detected.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print every line of the training log.")] = False,
+):
+    """Train a benchmark and store everything under results/<run-id>/."""
+    if platform is not None and platform not in PLATFORMS:
+        raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs,
+                                    work_dir=work_dir, platform=platform, verbose=verbose)
+    console.print(report.run_summary(training.train(options, console)), highlight=False)
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@app.command()
+def verify(
+    path: Annotated[Optional[Path], typer.Argument(help="Run directory, mmengine work_dir or log; default: latest run.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option(help="Benchmark the log belongs to, when it is not a harness run.")] = None,
+    reference: Annotated[Optional[str], typer.Option(help="Reference name; default: the benchmark's default.")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="Override the tolerance, in AP points (0-100).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+):
+    """Check the final bbox mAP against a reference; the exit code is the verdict."""
+    target = verification.load_target(path, benchmark)
+    result = verification.judge(target, reference, tolerance)
+    if as_json:
+        typer.echo(json.dumps(verification.to_json(result), indent=2))
+    else:
+        console.print(report.metrics_table(result))
+        console.print(report.verdict_table(result))
+    if result.exit_code != 0:
+        err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+@dataset_app.command("check")
+def dataset_check_command(path: Annotated[Path, typer.Argument(help="COCO 2017 directory.")]):
+    """Validate a COCO 2017 layout: annotation files, listed images, categories."""
+    console.print(report.dataset_table(dataset_check.check_dataset(path)))
+
+
+@dataset_app.command("synth")
+def dataset_synth_command(
+    out: Annotated[Path, typer.Argument(help="New directory to write.")],
+    train: Annotated[int, typer.Option(min=1, help="Training images.")] = 64,
+    val: Annotated[int, typer.Option(min=1, help="Validation images.")] = 16,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    image_size: Annotated[int, typer.Option(min=32, help="Square image side in pixels.")] = 128,
+):
+    """Write a synthetic COCO 2017-layout detection dataset (coloured shapes, 3 categories)."""
+    params = synth.SynthParams(train=train, val=val, seed=seed, image_size=image_size)
+    written = synth.write_synthetic(out, params)
+    console.print(report.dataset_table(dataset_check.check_dataset(written)))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,57 @@
+"""Rendering for people: Rich tables for verdicts, datasets and finished runs."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from harness.dataset import DatasetSummary
+from harness.logs import BBOX_KEYS
+from harness.record import RunRecord
+from harness.verify import Judgement, Verdict
+
+VERDICT_STYLE = {Verdict.PASS: "green", Verdict.IMPROVED: "green", Verdict.OUT_OF_TOLERANCE: "red",
+                 Verdict.INCOMPLETE: "yellow"}
+
+
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def verdict_table(result: Judgement) -> Table:
+    ref = result.reference
+    table = Table(title=f"{result.benchmark}: bbox mAP in AP points (0-100)", title_justify="left")
+    for column in ("metric", "value", "reference", "delta", "tolerance", "verdict"):
+        table.add_column(column)
+    style = VERDICT_STYLE[result.verdict]
+    table.add_row(ref.metric, _points(result.value), _points(ref.value),
+                  "-" if result.delta is None else f"{result.delta:+.2f}", f"±{result.tolerance:.2f}",
+                  f"[{style}]{result.verdict.value}[/]")
+    table.caption = (f"{result.reason}\nreference {ref.name!r}: {ref.provenance.source}; {ref.provenance.hardware}; "
+                     f"{ref.provenance.framework}\nlog: {result.source}")
+    table.caption_justify = "left"
+    return table
+
+
+def metrics_table(result: Judgement) -> Table:
+    table = Table(title="COCO bbox metrics per evaluation (AP points)", title_justify="left")
+    table.add_column("epoch", justify="right")
+    for key in BBOX_KEYS:
+        table.add_column(key.removeprefix("bbox_"), justify="right")
+    for evaluation in result.evaluations:
+        table.add_row(str(evaluation.epoch), *(_points(evaluation.metrics.get(k)) for k in BBOX_KEYS))
+    return table
+
+
+def dataset_table(summary: DatasetSummary) -> Table:
+    table = Table(title=f"{summary.path}: valid COCO 2017 layout", title_justify="left")
+    for column in ("split", "images", "annotations", "categories"):
+        table.add_column(column, justify="right" if column != "split" else "left")
+    for split in summary.splits:
+        table.add_row(split.split, str(split.images), str(split.annotations), str(split.categories))
+    return table
+
+
+def run_summary(run: RunRecord) -> str:
+    metric = (run.final_metrics or {}).get("bbox_mAP")
+    shown = f"final bbox_mAP {metric:.2f} AP" if metric is not None else "no final bbox_mAP"
+    return f"{run.status}: {run.run_id}, {shown}; judge it with `harness verify {run.run_id}`"

@@ -1,0 +1,126 @@
+"""`harness train`: spec -> dataset check -> job -> runtime -> logs -> run record."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from harness import environment, logs, record, spec
+from harness.dataset import check_dataset
+from harness.errors import BadInput, InfrastructureError, Interrupted
+from harness.job import Job, JobRequest, Platform, build_job, mmdet_tools_dir
+from harness.progress import TrainingView
+from harness.record import RunRecord
+from harness.runtime import local
+from harness.synth import SynthParams, write_synthetic
+
+EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt)\b.*")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    benchmark: str = spec.DEFAULT_BENCHMARK
+    data: Path | None = None
+    gpus: int = 1
+    seed: int = 0
+    epochs: int | None = None
+    work_dir: Path | None = None
+    platform: Platform | None = None
+    verbose: bool = False
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
+
+
+def train(options: TrainOptions, console: Console) -> RunRecord:
+    """Everything the user can get wrong is checked before the run directory is created."""
+    request = _request(options, console)
+    tools = mmdet_tools_dir()
+    run_dir = record.claim_run_dir(options.work_dir) if options.work_dir else record.new_run_dir(
+        record.results_root(), request.benchmark.name)
+    job = build_job(request, sys.executable, tools, run_dir / "config.py", run_dir / "work_dir")
+    (run_dir / "config.py").write_text(job.config_text)
+    started = _initial_record(run_dir, request, job, synthetic=options.data is None)
+    record.write_record(run_dir, started)
+    console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False)
+    return _execute(run_dir, job, started, console, options.verbose)
+
+
+def _request(options: TrainOptions, console: Console) -> JobRequest:
+    if options.gpus < 1:
+        raise BadInput(f"--gpus must be at least 1, got {options.gpus}")
+    if options.epochs is not None and options.epochs < 1:
+        raise BadInput(f"--epochs must be at least 1, got {options.epochs}")
+    bench = spec.benchmark(options.benchmark)
+    data_root = options.data or _synthetic_data(bench, console)
+    summary = check_dataset(data_root)
+    counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
+    console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False)
+    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=options.platform or local.detect_platform(),
+                      gpus=options.gpus, seed=options.seed, epochs=options.epochs or bench.schedule.epochs)
+
+
+def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
+    if bench.synthetic is None:
+        raise BadInput(f"benchmark {bench.name!r} needs --data PATH (a COCO 2017 directory)")
+    params = SynthParams(**bench.synthetic.model_dump())
+    path = cache_dir() / "datasets" / f"synth-v1-{params.train}-{params.val}-{params.seed}-{params.image_size}"
+    if not path.exists():
+        console.print(f"[bold]dataset[/] generating synthetic COCO data in {path}", highlight=False)
+        write_synthetic(path, params)
+    return path
+
+
+def _initial_record(run_dir: Path, request: JobRequest, job: Job, synthetic: bool) -> RunRecord:
+    return RunRecord(
+        run_id=run_dir.name, benchmark=request.benchmark.name, status="running", started=record.now(),
+        platform=request.platform, gpus=request.gpus, seed=request.seed, epochs=request.epochs,
+        total_batch=job.total_batch, data_root=str(request.data_root),
+        synthetic_data=synthetic,
+        command=job.argv, environment=environment.collect(),
+    )
+
+
+def _execute(run_dir: Path, job: Job, started: RunRecord, console: Console, verbose: bool) -> RunRecord:
+    console_log = run_dir / started.console_log
+    try:
+        with TrainingView(console, started.epochs, verbose) as view:
+            code = local.run(job, run_dir, console_log, view.feed)
+    except Interrupted:
+        _finish(run_dir, started, "interrupted", None, "interrupted by the user")
+        raise
+    if code != 0:
+        reason = f"training exited with code {code}: {_last_exception(console_log)}"
+        _finish(run_dir, started, "failed", code, reason)
+        raise InfrastructureError(f"{reason} (full output: {console_log})")
+    return _finish(run_dir, started, "succeeded", code, None)
+
+
+def _finish(run_dir: Path, started: RunRecord, status: str, code: int | None, error: str | None) -> RunRecord:
+    try:
+        final = logs.parse_path(run_dir / started.work_dir).final
+    except BadInput:
+        final = None
+    done = started.model_copy(update={
+        "status": status, "finished": record.now(), "exit_code": code, "error": error,
+        "final_metrics": final.metrics if final and final.metrics else None,
+    })
+    record.write_record(run_dir, done)
+    return done
+
+
+def _last_exception(console_log: Path) -> str:
+    tail: deque[str] = deque(maxlen=200)
+    if console_log.exists():
+        with console_log.open(errors="replace") as handle:
+            tail.extend(line.strip() for line in handle)
+    found = [line for line in tail if EXCEPTION_LINE.match(line)]
+    return found[-1] if found else (tail[-1] if tail else "no output")
