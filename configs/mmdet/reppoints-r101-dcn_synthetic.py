@@ -1,0 +1,37 @@
+# The mission's config, adapted to the harness's synthetic shapes dataset (harness.synth) and to
+# CPUs; the model is unchanged here. The smoke benchmarks derive from this file.
+# The harness's generated run config adds data_root, epochs, batch size and seed.
+_base_ = 'mmdet::reppoints/reppoints-moment_r101-dconv-c3-c5_fpn-gn_head-gn_2x_coco.py'
+
+image_size = (128, 128)
+classes = ('square', 'disc', 'triangle')  # harness.synth.CATEGORIES, in id order
+
+model = dict(
+    backbone=dict(init_cfg=None),  # from scratch: no download of torchvision://resnet101
+    bbox_head=dict(num_classes=len(classes)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+# Few cores: loading in the main process is cheaper than worker processes.
+train_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    dataset=dict(metainfo=dict(classes=classes), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(metainfo=dict(classes=classes), pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# From-scratch runs are steadier with the gradient clipping the base config lacks.
+optim_wrapper = dict(clip_grad=dict(max_norm=35, norm_type=2))
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))

@@ -1,0 +1,166 @@
+"""The CLI as a user meets it: exit codes, one-line errors, nothing overwritten."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+from conftest import one_line_error
+
+from harness.synth import SynthParams, write_synthetic
+
+
+def test_help_lists_the_commands(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    for command in ("train", "verify", "dataset"):
+        assert command in result.stdout
+
+
+def test_train_missing_dataset_directory(cli, tmp_path):
+    result = cli("train", "--data", tmp_path / "nowhere")
+    assert result.exit_code == 2
+    assert one_line_error(result) == f"error: dataset invalid: {tmp_path / 'nowhere'} does not exist"
+
+
+def test_train_dataset_path_that_is_a_file(cli, tmp_path):
+    (tmp_path / "f").write_text("")
+    assert "is not a directory" in one_line_error(cli("train", "--data", tmp_path / "f"))
+
+
+def test_train_image_listed_but_absent(cli, tmp_path):
+    root = write_synthetic(tmp_path / "d", SynthParams(train=3, val=2))
+    for image in (root / "train2017").iterdir():
+        image.unlink()
+    result = cli("train", "--data", root)
+    assert result.exit_code == 2
+    assert one_line_error(result).endswith("(and 2 more problems)")
+
+
+def test_train_unknown_benchmark(cli):
+    result = cli("train", "--benchmark", "nope")
+    assert result.exit_code == 2
+    assert one_line_error(result).startswith("error: unknown benchmark 'nope' (known: ")
+
+
+def test_train_real_benchmark_needs_data(cli):
+    result = cli("train", "--benchmark", "reppoints-r101-dcn-2x")
+    assert "needs --data PATH" in one_line_error(result) and result.exit_code == 2
+
+
+def test_train_zero_or_negative_gpus(cli, session_env):
+    for gpus in ("0", "-2"):
+        result = cli("train", "--gpus", gpus)
+        assert result.exit_code == 2
+        assert one_line_error(result) == f"error: --gpus must be at least 1, got {gpus}"
+    assert not (session_env / "results").exists() or all(
+        (p / "run.json").exists() for p in (session_env / "results").iterdir())
+
+
+def test_train_unknown_platform(cli):
+    result = cli("train", "--platform", "tpu")
+    assert result.exit_code == 2 and "unknown platform 'tpu'" in result.stderr
+
+
+def test_verify_directory_without_logs(cli, tmp_path):
+    result = cli("verify", tmp_path)
+    assert result.exit_code == 2
+    assert one_line_error(result).startswith(f"error: no mmengine logs under {tmp_path}")
+
+
+def test_verify_empty_and_garbage_logs(cli, tmp_path):
+    for name, content in (("empty.log", b""), ("garbage.log", b"\xff\x00<html>nope</html>\n" * 50)):
+        (tmp_path / name).write_bytes(content)
+        result = cli("verify", tmp_path / name, "--benchmark", "smoke")
+        assert result.exit_code == 2
+        assert "holds no mmengine training or evaluation lines" in one_line_error(result)
+
+
+def test_dataset_check_exit_codes(cli, tmp_path):
+    root = write_synthetic(tmp_path / "d", SynthParams(train=2, val=2))
+    ok = cli("dataset", "check", root)
+    assert ok.exit_code == 0 and "valid COCO 2017 layout" in ok.stdout
+    (root / "annotations" / "instances_val2017.json").write_text("nope")
+    bad = cli("dataset", "check", root)
+    assert bad.exit_code == 2 and "is not valid JSON" in one_line_error(bad)
+
+
+def test_dataset_synth_writes_and_refuses_to_overwrite(cli, tmp_path):
+    result = cli("dataset", "synth", tmp_path / "s", "--train", "3", "--val", "2", "--seed", "4")
+    assert result.exit_code == 0 and "train2017" in result.stdout
+    again = cli("dataset", "synth", tmp_path / "s")
+    assert again.exit_code == 2 and "refusing to overwrite" in one_line_error(again)
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# The end-to-end smoke: README command 1 (`harness train` with no arguments, then `harness verify`).
+
+def test_smoke_run_is_recorded(smoke_run):
+    record = json.loads((smoke_run / "run.json").read_text())
+    assert record["schema_version"] == 1 and record["status"] == "succeeded" and record["exit_code"] == 0
+    assert record["benchmark"] == "smoke" and record["platform"] == "cpu" and record["synthetic_data"]
+    assert record["environment"]["mmcv"] == "2.1.0" and record["environment"]["mmdet"] == "3.3.0"
+    assert record["command"][1].endswith("mmdet/.mim/tools/train.py")
+    assert record["final_metrics"]["bbox_mAP"] >= 25.0, "the smoke benchmark must learn visibly"
+    for name in ("config.py", "console.log", "work_dir/config.py"):
+        assert (smoke_run / name).is_file()
+
+
+def test_verify_latest_run_passes(cli, smoke_run):
+    result = cli("verify")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "AP points (0-100)" in result.stdout and "pass" in result.stdout
+    assert result.stderr == ""
+
+
+def test_verify_json(cli, smoke_run):
+    result = cli("verify", smoke_run, "--json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == document["exit_code"] == 0
+    assert document["verdict"] == "pass" and document["schema_version"] == 1
+    assert document["unit"].startswith("AP points")
+    assert document["metrics"]["bbox_mAP"] == json.loads((smoke_run / "run.json").read_text())["final_metrics"]["bbox_mAP"]
+    assert document["reference"]["provenance"]["framework"]
+    assert len(document["evaluations"]) == 20
+
+
+def test_verify_out_of_tolerance_exit_1(cli, smoke_run):
+    result = cli("verify", smoke_run, "--tolerance", "0", "--json")
+    document = json.loads(result.stdout)
+    expected = 0 if document["delta"] >= 0 else 1
+    assert result.exit_code == expected
+    if document["delta"] < 0:
+        assert document["verdict"] == "out_of_tolerance" and "below the reference" in result.stderr
+
+
+def test_verify_bare_work_dir_needs_benchmark(cli, smoke_run):
+    result = cli("verify", smoke_run / "work_dir")
+    assert result.exit_code == 2 and "pass --benchmark" in one_line_error(result)
+    assert cli("verify", smoke_run / "work_dir", "--benchmark", "smoke").exit_code == 0
+
+
+def test_verify_cut_off_run_is_incomplete(cli, smoke_run, smoke_log, tmp_path):
+    from test_logs import cut_before_first_evaluation
+
+    log = cut_before_first_evaluation(smoke_log, tmp_path / "cut.log")
+    result = cli("verify", log, "--benchmark", "smoke")
+    assert result.exit_code == 2
+    assert one_line_error(result).startswith("incomplete: the log ended before any evaluation (stopped at epoch 1")
+
+
+def test_verify_unknown_reference(cli, smoke_run):
+    result = cli("verify", smoke_run, "--reference", "nope")
+    assert result.exit_code == 2 and "unknown reference 'nope'" in one_line_error(result)
+
+
+def test_work_dir_holding_a_finished_run_is_never_overwritten(cli, smoke_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(smoke_run, copy)
+    before = digest(copy / "run.json")
+    result = cli("train", "--work-dir", copy)
+    assert result.exit_code == 2 and "already holds a run" in one_line_error(result)
+    assert digest(copy / "run.json") == before
