@@ -66,7 +66,7 @@ def train(
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs,
                                     work_dir=work_dir, platform=platform, verbose=verbose)
-    console.print(report.run_summary(training.train(options, console)), highlight=False)
+    console.print(report.run_summary(training.train(options, console)), highlight=False, soft_wrap=True)
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -89,6 +89,7 @@ def verify(
     else:
         console.print(report.metrics_table(result))
         console.print(report.verdict_table(result))
+        console.print(report.verdict_details(result), markup=False, highlight=False, soft_wrap=True)
     if result.exit_code != 0:
         err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)

@@ -26,10 +26,16 @@ def verdict_table(result: Judgement) -> Table:
     table.add_row(ref.metric, _points(result.value), _points(ref.value),
                   "-" if result.delta is None else f"{result.delta:+.2f}", f"±{result.tolerance:.2f}",
                   f"[{style}]{result.verdict.value}[/]")
-    table.caption = (f"{result.reason}\nreference {ref.name!r}: {ref.provenance.source}; {ref.provenance.hardware}; "
-                     f"{ref.provenance.framework}\nlog: {result.source}")
-    table.caption_justify = "left"
     return table
+
+
+def verdict_details(result: Judgement) -> str:
+    ref, provenance = result.reference, result.reference.provenance
+    return "\n".join([
+        f"{result.verdict.value}: {result.reason}",
+        f"reference {ref.name!r}: {provenance.source}; {provenance.hardware}; {provenance.framework}",
+        f"log: {result.source}",
+    ])
 
 
 def metrics_table(result: Judgement) -> Table:

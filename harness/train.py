@@ -50,7 +50,7 @@ def train(options: TrainOptions, console: Console) -> RunRecord:
     (run_dir / "config.py").write_text(job.config_text)
     started = _initial_record(run_dir, request, job, synthetic=options.data is None)
     record.write_record(run_dir, started)
-    console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False)
+    console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
     return _execute(run_dir, job, started, console, options.verbose)
 
 
@@ -63,7 +63,7 @@ def _request(options: TrainOptions, console: Console) -> JobRequest:
     data_root = options.data or _synthetic_data(bench, console)
     summary = check_dataset(data_root)
     counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
-    console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False)
+    console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
     return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=options.platform or local.detect_platform(),
                       gpus=options.gpus, seed=options.seed, epochs=options.epochs or bench.schedule.epochs)
 
