@@ -46,6 +46,7 @@ def train(options: TrainOptions, console: Console) -> RunRecord:
     tools = mmdet_tools_dir()
     run_dir = record.claim_run_dir(options.work_dir) if options.work_dir else record.new_run_dir(
         record.results_root(), request.benchmark.name)
+    run_dir = run_dir.resolve()  # the job runs with the run directory as its working directory
     job = build_job(request, sys.executable, tools, run_dir / "config.py", run_dir / "work_dir")
     (run_dir / "config.py").write_text(job.config_text)
     started = _initial_record(run_dir, request, job, synthetic=options.data is None)

@@ -13,10 +13,11 @@ from harness.cli import app
 
 @pytest.fixture(scope="session")
 def session_env(tmp_path_factory):
-    """Results and caches of the test session live in a temporary directory, never in the repo."""
+    """The session works in a temporary directory, with the default relative results/ as README users do."""
     root = tmp_path_factory.mktemp("harness")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HARNESS_RESULTS", str(root / "results"))
+        patch.chdir(root)
+        patch.delenv("HARNESS_RESULTS", raising=False)
         patch.setenv("HARNESS_CACHE", str(root / "cache"))
         patch.setenv("COLUMNS", "200")
         yield root
