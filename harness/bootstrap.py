@@ -119,18 +119,19 @@ def bootstrap(venv: Path, cache: Path, dev: bool) -> None:
         raise BootstrapError(f"Python 3.11 is required (mmcv 2.1.0 and the pinned wheels), this is {sys.version.split()[0]}")
     started = time.monotonic()
     python = ensure_venv(venv)
-    constraints = ["-c", str(CONSTRAINTS)]
-    pip(python, "install", *constraints, "setuptools", "wheel", "ninja")
-    pip(python, "install", *constraints, "torch")
+    # --no-compile: byte-compiling all of torch costs ~10 s; Python compiles what it imports, lazily.
+    install = ["install", "--no-compile", "-c", str(CONSTRAINTS)]
+    pip(python, *install, "setuptools", "wheel", "ninja")
+    pip(python, *install, "torch")
     with tempfile.TemporaryDirectory(prefix="mmcv-build-") as staging:
         fresh = None
         if succeeds(python, f"import mmcv._ext, mmcv; assert mmcv.__version__ == '{MMCV_VERSION}'"):
             print(f"mmcv {MMCV_VERSION} with compiled ops is already installed")
         else:
             wheel, is_new = mmcv_wheel(python, cache, Path(staging))
-            pip(python, "install", "--no-deps", "--force-reinstall", str(wheel))
+            pip(python, "install", "--no-compile", "--no-deps", "--force-reinstall", str(wheel))
             fresh = wheel if is_new else None
-        pip(python, "install", *constraints, "-e", f"{ROOT}[{'train,dev' if dev else 'train'}]")
+        pip(python, *install, "-e", f"{ROOT}[{'train,dev' if dev else 'train'}]")
         run([str(python), "-c", CHECK_STACK])  # a wheel enters the cache only once it loads its ops
         if fresh:
             keep_in_cache(fresh, cache)

@@ -123,6 +123,15 @@ def list_runs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if is_run_dir(p))
 
 
+def resolve_run(path: Path | None) -> Path:
+    """A path as given, a run id under results/, or (no path) the latest run."""
+    if path is None:
+        return latest_run(results_root())
+    path = Path(path)
+    by_id = results_root() / path
+    return by_id if not path.exists() and is_run_dir(by_id) else path
+
+
 def latest_run(root: Path) -> Path:
     runs = list_runs(root)
     if not runs:

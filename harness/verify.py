@@ -61,7 +61,7 @@ class Target(BaseModel):
 
 
 def load_target(path: Path | None, benchmark_name: str | None) -> Target:
-    path = Path(path) if path else record.latest_run(record.results_root())
+    path = record.resolve_run(path)
     if record.is_run_dir(path):
         run = record.read_record(path)
         failure = None if run.status in ("succeeded", "running") else f"the run {run.status}"

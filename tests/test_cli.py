@@ -117,6 +117,11 @@ def test_verify_latest_run_passes(cli, smoke_run):
     assert result.stderr == ""
 
 
+def test_verify_by_run_id_as_train_suggests(cli, smoke_run):
+    result = cli("verify", smoke_run.name)
+    assert result.exit_code == 0 and f"{smoke_run.name}/work_dir/" in result.stdout
+
+
 def test_verify_json(cli, smoke_run):
     result = cli("verify", smoke_run, "--json")
     document = json.loads(result.stdout)

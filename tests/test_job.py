@@ -79,3 +79,14 @@ def test_cpu_processes_use_gloo_and_no_device_ids(tmp_path):
 
 def test_train_py_is_found_in_the_installed_mmdet():
     assert (mmdet_tools_dir() / "train.py").is_file()
+
+
+def test_synthetic_benchmarks_resize_to_the_size_their_data_is_made_at():
+    """[synthetic] image_size (the data) and the config's Resize scale (the pipeline) must agree."""
+    for bench in spec.benchmarks().values():
+        if bench.synthetic is None:
+            continue
+        cfg = Config.fromfile(bench.config_path.replace("mmdet::", ""))
+        for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
+            (resize,) = [step for step in pipeline if step["type"] == "Resize"]
+            assert resize["scale"] == (bench.synthetic.image_size,) * 2, bench.name

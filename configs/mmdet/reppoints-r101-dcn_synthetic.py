@@ -3,7 +3,7 @@
 # The harness's generated run config adds data_root, epochs, batch size and seed.
 _base_ = 'mmdet::reppoints/reppoints-moment_r101-dconv-c3-c5_fpn-gn_head-gn_2x_coco.py'
 
-image_size = (128, 128)
+image_size = (96, 96)  # the synthetic images' size: [synthetic] image_size in the benchmark specs
 classes = ('square', 'disc', 'triangle')  # harness.synth.CATEGORIES, in id order
 
 model = dict(

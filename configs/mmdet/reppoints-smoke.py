@@ -1,5 +1,5 @@
 # The `smoke` benchmark: real RepPoints (moment transform, FPN-GN, GN head, focal loss, point and
-# max-IoU assigners) shrunk to learn the synthetic shapes on 2 CPU cores in about 3 minutes:
+# max-IoU assigners) shrunk to learn the synthetic shapes on 2 CPU cores in about 2 minutes:
 # ResNet-18 without DCN, trained from scratch with trainable BatchNorm, 64-channel neck and head,
 # one stacked conv.
 _base_ = './reppoints-r101-dcn_synthetic.py'
