@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from harness import logs, spec
+from harness.cli import app
 from harness.errors import BadInput
 from harness.logs import Evaluation, TrainStep
 
@@ -74,3 +81,80 @@ def test_empty_or_garbage_log_is_bad_input(tmp_path, content):
 def test_directory_without_logs(tmp_path):
     with pytest.raises(BadInput, match="no mmengine logs under"):
         logs.parse_path(tmp_path)
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_mmdet2_log_json_in_the_published_format():
+    parsed = logs.parse_path(DATA / "20230601_101500.log.json")
+    assert parsed.format == "mmdet2-json" and parsed.max_epochs == 24
+    assert [e.epoch for e in parsed.evaluations] == [1, 2, 3]
+    assert parsed.final.metrics == {"bbox_mAP": 43.2, "bbox_mAP_50": 63.1, "bbox_mAP_75": 46.3, "bbox_mAP_s": 26.2,
+                                    "bbox_mAP_m": 46.8, "bbox_mAP_l": 56.3}
+    assert parsed.last_step.epoch == 3 and parsed.last_step.loss == 1.44329 and parsed.diverged_at is None
+    assert logs.parse_path(DATA).format == "mmdet2-json"  # a work_dir of that era
+
+
+def with_nan_loss(lines: list[str], nth_train: int, make_nan) -> list[str]:
+    seen = 0
+    for i, line in enumerate(lines):
+        if isinstance(logs.parse_line(line), TrainStep) or '"loss":' in line:
+            seen += 1
+            if seen == nth_train:
+                lines[i] = make_nan(line)
+                break
+    return lines
+
+
+def test_nan_loss_in_the_text_log_is_found_with_its_iteration(smoke_log, tmp_path):
+    lines = with_nan_loss(smoke_log.read_text().splitlines(keepends=True), 3,
+                          lambda l: re.sub(r"  loss: [0-9.]+", "  loss: nan", l))
+    (tmp_path / "nan.log").write_text("".join(lines))
+    parsed = logs.parse_path(tmp_path / "nan.log")
+    expected = [s for s in map(logs.parse_line, lines) if isinstance(s, TrainStep)][2]
+    assert (parsed.diverged_at.epoch, parsed.diverged_at.iter) == (expected.epoch, expected.iter)
+
+
+def test_infinite_loss_in_scalars_json(smoke_run, tmp_path):
+    (scalars,) = smoke_run.glob("work_dir/*/vis_data/scalars.json")
+    lines = with_nan_loss(scalars.read_text().splitlines(keepends=True), 2,
+                          lambda l: json.dumps({**json.loads(l), "loss": float("inf")}) + "\n")
+    (tmp_path / "scalars.json").write_text("".join(lines))
+    parsed = logs.parse_path(tmp_path / "scalars.json")
+    assert parsed.diverged_at is not None and parsed.diverged_at.loss == float("inf")
+
+
+def test_scalars_and_text_are_cross_checked(smoke_run, tmp_path):
+    (ts_dir,) = (smoke_run / "work_dir").glob("2*")
+    copy = tmp_path / ts_dir.name
+    shutil.copytree(ts_dir, copy)
+    scalars = copy / "vis_data" / "scalars.json"
+    rows = [json.loads(l) for l in scalars.read_text().splitlines()]
+    last_val = max(i for i, r in enumerate(rows) if "coco/bbox_mAP" in r)
+    rows[last_val]["coco/bbox_mAP"] = 0.001
+    scalars.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    parsed = logs.parse_path(copy)
+    assert len(parsed.warnings) == 1 and "scalars.json has bbox_mAP 0.1, the text log" in parsed.warnings[0]
+
+
+@pytest.fixture(scope="module")
+def resumed_run(session_env) -> Path:
+    """A real resumed run: 1 epoch through the harness, then mmdet's own --resume to epoch 2 in the same work_dir."""
+    run = session_env / "resumed"
+    assert CliRunner().invoke(app, ["train", "--epochs", "1", "--work-dir", str(run)]).exit_code == 0
+    time.sleep(1.1)  # mmengine names timestamp folders by the second
+    command = json.loads((run / "run.json").read_text())["command"]
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    subprocess.run([*command, "--resume", "--cfg-options", "train_cfg.max_epochs=2"], cwd=run, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return run
+
+
+def test_resumed_run_is_merged_in_order_without_double_counting(resumed_run):
+    assert len(list((resumed_run / "work_dir").glob("2*"))) == 2
+    parsed = logs.parse_path(resumed_run / "work_dir")
+    assert [e.epoch for e in parsed.evaluations] == [1, 2] and parsed.max_epochs == 2
+    keys = [(s.epoch, s.iter) for s in parsed.steps]
+    assert keys == sorted(set(keys)) and {e for e, _ in keys} == {1, 2}
+    assert parsed.last_step.epoch == 2

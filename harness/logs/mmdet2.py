@@ -1,0 +1,54 @@
+"""mmdet 2.x (mmcv 1.x TextLoggerHook) `<timestamp>.log.json`: the log era of the 43.2 reference run.
+
+JSON lines: first the run's metadata (env_info, config, seed), then `"mode": "train"` rows and
+`"mode": "val"` rows carrying bbox_mAP ... bbox_mAP_l on the 0-1 scale and bbox_mAP_copypaste.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from harness.errors import BadInput
+from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, bbox_points, build
+
+MAX_EPOCHS = re.compile(r"(?:runner\s*=\s*dict\([^)]*?max_epochs\s*=\s*|total_epochs\s*=\s*)(\d+)")
+STEP_KEYS = ("loss", "lr", "time", "memory")
+
+
+def is_mmdet2_log(path: Path) -> bool:
+    return path.name.endswith(".log.json")
+
+
+def parse(path: Path) -> ParsedLog:
+    evaluations: dict[int, Evaluation] = {}
+    steps, max_epochs, seen = StepCollector(), None, False
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            row = _row(line)
+            if row is None:
+                continue
+            if isinstance(row.get("config"), str) and max_epochs is None:
+                found = MAX_EPOCHS.search(row["config"])
+                max_epochs = int(found[1]) if found else None
+            elif row.get("mode") == "val" and isinstance(row.get("epoch"), int):
+                evaluations[row["epoch"]], seen = Evaluation(epoch=row["epoch"], metrics=bbox_points(row)), True
+            elif row.get("mode") == "train" and isinstance(row.get("epoch"), int) and isinstance(row.get("iter"), int):
+                steps.add(TrainStep(epoch=row["epoch"], iter=row["iter"], **{k: _number(row.get(k)) for k in STEP_KEYS}))
+                seen = True
+    if not seen:
+        raise BadInput(f"{path} holds no mmdet 2.x train or val rows")
+    return build(str(path), "mmdet2-json", evaluations, steps, max_epochs)
+
+
+def _row(line: str) -> dict | None:
+    try:
+        row = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

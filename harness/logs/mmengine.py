@@ -1,0 +1,117 @@
+"""mmengine (mmdet 3.x) logs: `vis_data/scalars.json` (JSON lines) and the text log."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Iterable
+
+from harness.errors import BadInput
+from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, bbox_points, build
+
+TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
+LOOP_LINE = re.compile(r"Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d+)\]\[\s*(?P<iter>\d+)/(?P<total>\d+)\]")
+KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w/]*): (?P<value>-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))")
+ETA = re.compile(r"eta: (?P<eta>[^ ].*?)\s{2}")
+MAX_EPOCHS = re.compile(r"train_cfg\s*=\s*dict\([^)]*?max_epochs\s*=\s*(\d+)")
+STEP_KEYS = ("loss", "lr", "time", "memory")
+
+
+def parse_line(line: str) -> TrainStep | Evaluation | None:
+    """One text-log line -> a training step or an evaluation (used for live progress too)."""
+    if "Epoch(" not in line:
+        return None
+    match = LOOP_LINE.search(line)
+    if match is None:
+        return None
+    values = {m["key"]: float(m["value"]) for m in KEY_VALUE.finditer(line, match.end())}
+    epoch, eta = int(match["epoch"]), ETA.search(line)
+    if match["mode"] == "val":
+        # Progress lines inside the val loop carry an ETA; only the closing line is the evaluation.
+        return None if eta else Evaluation(epoch=epoch, metrics=bbox_points(values, "coco/"))
+    return TrainStep(epoch=epoch, iter=int(match["iter"]), iters_per_epoch=int(match["total"]),
+                     eta=eta["eta"] if eta else None, **{k: values.get(k) for k in STEP_KEYS})
+
+
+def timestamp_dirs(path: Path) -> list[Path]:
+    if TIMESTAMP_DIR.match(path.name):
+        return [path]
+    for candidate in (path, path / "work_dir"):
+        found = sorted(p for p in candidate.glob("*") if p.is_dir() and TIMESTAMP_DIR.match(p.name))
+        if found:
+            return found
+    return []
+
+
+def parse_timestamp_dir(run: Path) -> ParsedLog:
+    """scalars.json first; the text log as fallback, and as a cross-check when both exist."""
+    text_log = run / f"{run.name}.log"
+    scalars = run / "vis_data" / "scalars.json"
+    text = parse_text(text_log) if text_log.is_file() else None
+    if not (scalars.is_file() and scalars.stat().st_size > 0):
+        if text is None:
+            raise BadInput(f"{run} holds neither vis_data/scalars.json nor {run.name}.log")
+        return text
+    primary = parse_scalars(scalars, text.max_epochs if text else None)
+    return primary.model_copy(update={"warnings": _disagreements(primary, text)}) if text else primary
+
+
+def _disagreements(scalars: ParsedLog, text: ParsedLog) -> list[str]:
+    by_epoch = {e.epoch: e.metrics.get("bbox_mAP") for e in text.evaluations}
+    return [f"epoch {e.epoch}: scalars.json has bbox_mAP {e.metrics.get('bbox_mAP')}, "
+            f"the text log {by_epoch.get(e.epoch)}"
+            for e in scalars.evaluations if e.epoch in by_epoch and by_epoch[e.epoch] != e.metrics.get("bbox_mAP")]
+
+
+def parse_scalars(path: Path, max_epochs: int | None = None) -> ParsedLog:
+    evaluations: dict[int, Evaluation] = {}
+    steps, rows = StepCollector(), 0
+    for row in _json_rows(path):
+        rows += 1
+        if "coco/bbox_mAP" in row or ("step" in row and "loss" not in row and "lr" not in row):
+            evaluations[int(row["step"])] = Evaluation(epoch=int(row["step"]), metrics=bbox_points(row, "coco/"))
+        elif "epoch" in row and "iter" in row:
+            steps.add(TrainStep(epoch=int(row["epoch"]), iter=int(row["iter"]),
+                                **{k: _number(row.get(k)) for k in STEP_KEYS}))
+    if rows == 0:
+        raise BadInput(f"{path} holds no mmengine scalar rows")
+    return build(str(path), "mmengine-scalars", evaluations, steps, max_epochs)
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _json_rows(path: Path) -> Iterable[dict]:
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                continue
+            if isinstance(row, dict) and isinstance(row.get("step", 0), (int, float)):
+                yield row
+
+
+def parse_text(path: Path) -> ParsedLog:
+    evaluations: dict[int, Evaluation] = {}
+    steps, seen = StepCollector(), False
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            item = parse_line(line)
+            if isinstance(item, Evaluation):
+                evaluations[item.epoch], seen = item, True
+            elif isinstance(item, TrainStep):
+                steps.add(item)
+                seen = True
+    if not seen:
+        raise BadInput(f"{path} holds no mmengine training or evaluation lines")
+    return build(str(path), "mmengine-text", evaluations, steps, max_epochs_in(path))
+
+
+def max_epochs_in(path: Path, head_bytes: int = 1 << 20) -> int | None:
+    """The config mmengine dumps (alone, or at the head of the text log) names the schedule."""
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        match = MAX_EPOCHS.search(handle.read(head_bytes))
+    return int(match[1]) if match else None

@@ -1,0 +1,87 @@
+"""Typed results of parsing a training log, whatever its era. AP values are AP points (0-100)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+BBOX_KEYS = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
+MAX_CURVE_POINTS = 2000
+LogFormat = Literal["mmengine-scalars", "mmengine-text", "mmdet2-json"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Evaluation(Frozen):
+    epoch: int
+    metrics: dict[str, float]  # AP points; empty when the evaluation produced no detections
+
+
+class TrainStep(Frozen):
+    epoch: int
+    iter: int
+    iters_per_epoch: int | None = None
+    eta: str | None = None
+    loss: float | None = None
+    lr: float | None = None
+    time: float | None = None
+    memory: float | None = None
+
+    @property
+    def finite(self) -> bool:
+        return self.loss is None or math.isfinite(self.loss)
+
+
+class ParsedLog(Frozen):
+    source: str
+    format: LogFormat
+    evaluations: list[Evaluation]
+    last_step: TrainStep | None
+    max_epochs: int | None
+    steps: list[TrainStep] = []  # the loss curve, thinned to at most MAX_CURVE_POINTS
+    diverged_at: TrainStep | None = None  # the first step whose loss is NaN or infinite
+    warnings: list[str] = []
+
+    @property
+    def final(self) -> Evaluation | None:
+        return self.evaluations[-1] if self.evaluations else None
+
+
+def bbox_points(values: dict, prefix: str = "") -> dict[str, float]:
+    """0-1 COCO values -> AP points. COCOeval's -1 means "no ground truth of that size": absent."""
+    points = {}
+    for key in BBOX_KEYS:
+        value = values.get(f"{prefix}{key}")
+        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
+            points[key] = round(100 * float(value), 2)
+    return points
+
+
+class StepCollector:
+    """Keeps the last step, the first non-finite one and an evenly thinned curve in bounded memory."""
+
+    def __init__(self, cap: int = MAX_CURVE_POINTS):
+        self.cap, self.stride, self.seen = cap, 1, 0
+        self.curve: list[TrainStep] = []
+        self.last: TrainStep | None = None
+        self.diverged_at: TrainStep | None = None
+
+    def add(self, step: TrainStep) -> None:
+        self.last = step
+        if self.diverged_at is None and not step.finite:
+            self.diverged_at = step
+        if self.seen % self.stride == 0:
+            self.curve.append(step)
+            if len(self.curve) > self.cap:
+                self.curve, self.stride = self.curve[::2], self.stride * 2
+        self.seen += 1
+
+
+def build(source: str, fmt: LogFormat, evaluations: dict[int, Evaluation], steps: StepCollector,
+          max_epochs: int | None) -> ParsedLog:
+    return ParsedLog(source=source, format=fmt, evaluations=[evaluations[k] for k in sorted(evaluations)],
+                     last_step=steps.last, max_epochs=max_epochs, steps=steps.curve, diverged_at=steps.diverged_at)
