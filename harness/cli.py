@@ -16,6 +16,7 @@ from harness import dataset as dataset_check
 from harness import record, report, synth, train as training, verify as verification
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
+from harness.policy import POLICIES
 
 console = Console()
 err_console = Console(stderr=True)
@@ -75,21 +76,27 @@ def _raise_keyboard_interrupt(signum, frame):
 
 @app.command()
 def verify(
-    path: Annotated[Optional[Path], typer.Argument(help="Run directory, mmengine work_dir or log; default: latest run.")] = None,
-    benchmark: Annotated[Optional[str], typer.Option(help="Benchmark the log belongs to, when it is not a harness run.")] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(
+        help="Run ids, run directories, mmengine work_dirs or logs (globs too); several are judged together. "
+             "Default: the latest run.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option(help="Benchmark the logs belong to, when not harness runs.")] = None,
     reference: Annotated[Optional[str], typer.Option(help="Reference name; default: the benchmark's default.")] = None,
-    tolerance: Annotated[Optional[float], typer.Option(help="Override the tolerance, in AP points (0-100).")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="Override the tolerance (AP points; a fraction if relative).")] = None,
+    policy: Annotated[Optional[str], typer.Option(help=f"Override the policy: {', '.join(POLICIES)}.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ):
     """Check the final bbox mAP against a reference; the exit code is the verdict."""
-    target = verification.load_target(path, benchmark)
-    result = verification.judge(target, reference, tolerance)
+    if policy is not None and policy not in POLICIES:
+        raise typer.BadParameter(f"unknown policy {policy!r} (one of {', '.join(POLICIES)})")
+    result = verification.judge(verification.load_targets(paths, benchmark), reference, tolerance, policy)
     if as_json:
         typer.echo(json.dumps(verification.to_json(result), indent=2))
     else:
-        console.print(report.metrics_table(result))
-        console.print(report.verdict_table(result))
+        for renderable in report.verdict_renderables(result):
+            console.print(renderable)
         console.print(report.verdict_details(result), markup=False, highlight=False, soft_wrap=True)
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     if result.exit_code != 0:
         err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)

@@ -7,25 +7,50 @@ from rich.table import Table
 from harness.dataset import DatasetSummary
 from harness.logs import BBOX_KEYS
 from harness.record import RunRecord
-from harness.verify import Judgement, Verdict
+from harness.policy import Verdict
+from harness.verify import Judgement
 
 VERDICT_STYLE = {Verdict.PASS: "green", Verdict.IMPROVED: "green", Verdict.OUT_OF_TOLERANCE: "red",
-                 Verdict.INCOMPLETE: "yellow"}
+                 Verdict.DIVERGED: "red", Verdict.FAILED: "red", Verdict.INCOMPLETE: "yellow"}
 
 
 def _points(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def verdict_renderables(result: Judgement) -> list[Table]:
+    tables = [metrics_table(result)] if result.evaluations else []
+    if result.aggregate:
+        tables.append(runs_table(result))
+    return [*tables, verdict_table(result)]
+
+
 def verdict_table(result: Judgement) -> Table:
     ref = result.reference
     table = Table(title=f"{result.benchmark}: bbox mAP in AP points (0-100)", title_justify="left")
-    for column in ("metric", "value", "reference", "delta", "tolerance", "verdict"):
+    for column in ("metric", "value" if not result.aggregate else "mean", "reference", "delta", "policy", "verdict"):
         table.add_column(column)
     style = VERDICT_STYLE[result.verdict]
+    tolerance = f"{result.policy} ±{result.tolerance:g}" if not (result.aggregate and result.aggregate.p_value is not None) \
+        else "t-test"
     table.add_row(ref.metric, _points(result.value), _points(ref.value),
-                  "-" if result.delta is None else f"{result.delta:+.2f}", f"±{result.tolerance:.2f}",
+                  "-" if result.delta is None else f"{result.delta:+.2f}", tolerance,
                   f"[{style}]{result.verdict.value}[/]")
+    return table
+
+
+def runs_table(result: Judgement) -> Table:
+    summary = result.aggregate
+    spread = f", std {summary.std:.2f}" if summary.std is not None else ""
+    table = Table(title=f"{summary.n} runs: mean {summary.mean:.2f}{spread}, min {summary.min:.2f}, "
+                        f"max {summary.max:.2f} over {len(summary.used)} used", title_justify="left")
+    for column in ("run", "status", "bbox_mAP"):
+        table.add_column(column)
+    for run in result.runs:
+        table.add_row(run.source, run.status if run.status == "finished" else f"{run.status}: {run.reason}",
+                      _points(run.value))
+    if summary.dropped:
+        table.caption = "dropped: " + "; ".join(summary.dropped)
     return table
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import BadInput
+from harness.policy import Policy
 
 CONFIGS_DIR = Path(os.environ.get("HARNESS_CONFIGS", Path(__file__).resolve().parent.parent / "configs"))
 DEFAULT_BENCHMARK = "smoke"
@@ -41,9 +42,19 @@ class Reference(Frozen):
     metric: Literal["bbox_mAP"] = "bbox_mAP"
     value: float = Field(ge=0, le=100)
     unit: Literal["AP points"] = "AP points"
-    tolerance: float = Field(ge=0, le=100)
+    tolerance: float = Field(ge=0, le=100)  # AP points; a fraction of `value` under the relative policy
+    policy: Policy = "absolute"
     tolerance_rationale: str
     provenance: Provenance
+    spread: float | None = Field(default=None, gt=0)  # run-to-run standard deviation, AP points
+    spread_runs: int | None = Field(default=None, ge=2)  # how many runs that spread was measured over
+    curve: list[float] | None = None  # the reference's own bbox mAP per epoch, AP points
+
+    @model_validator(mode="after")
+    def _spread_has_its_run_count(self) -> Reference:
+        if (self.spread is None) != (self.spread_runs is None):
+            raise ValueError("spread and spread_runs go together")
+        return self
 
 
 class Schedule(Frozen):

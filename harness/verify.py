@@ -1,63 +1,88 @@
-"""A verdict with a reason: the final bbox mAP of a run against a reference with provenance."""
+"""A verdict with a reason: the final bbox mAP of one run, or of several, against a reference."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+import glob
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from harness import logs, record, spec
+from harness import logs, policy, record, spec
 from harness.errors import BadInput, ExitCode
 from harness.logs import Evaluation, ParsedLog
+from harness.policy import ALPHA, Aggregate, Policy, Verdict
 from harness.spec import Benchmark, Reference
-
-JSON_SCHEMA_VERSION = 1
-
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    IMPROVED = "improved"  # above the reference by more than the tolerance: not a failure
-    OUT_OF_TOLERANCE = "out_of_tolerance"
-    INCOMPLETE = "incomplete"  # never a pass: no final evaluation to judge
-
 
 EXIT_CODES = {
     Verdict.PASS: ExitCode.PASS,
     Verdict.IMPROVED: ExitCode.PASS,
     Verdict.OUT_OF_TOLERANCE: ExitCode.OUT_OF_TOLERANCE,
+    Verdict.DIVERGED: ExitCode.OUT_OF_TOLERANCE,
+    Verdict.FAILED: ExitCode.OUT_OF_TOLERANCE,
     Verdict.INCOMPLETE: ExitCode.BAD_INPUT,
 }
 
 
-class Judgement(BaseModel):
+class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    verdict: Verdict
-    reason: str
-    benchmark: str
-    source: str
-    reference: Reference
-    tolerance: float
-    value: float | None
-    delta: float | None
-    metrics: dict[str, float]
-    evaluations: list[Evaluation]
 
-    @property
-    def exit_code(self) -> int:
-        return int(EXIT_CODES[self.verdict])
-
-
-class Target(BaseModel):
+class Target(Frozen):
     """What is being verified: parsed logs, the benchmark they belong to, what the run record says."""
-
-    model_config = ConfigDict(frozen=True)
 
     log: ParsedLog
     benchmark: Benchmark
     expected_epochs: int | None
     run_failure: str | None = None
+
+
+class RunOutcome(Frozen):
+    source: str
+    status: Literal["finished", "incomplete", "diverged"]
+    reason: str
+    value: float | None
+    metrics: dict[str, float]
+
+
+class Judgement(Frozen):
+    verdict: Verdict
+    reason: str
+    benchmark: str
+    reference: Reference
+    policy: Policy
+    tolerance: float
+    value: float | None  # one run's final value, or the mean the verdict was decided on
+    delta: float | None
+    runs: list[RunOutcome]
+    aggregate: Aggregate | None
+    evaluations: list[Evaluation]  # the single run's curve (empty when several runs are judged)
+    warnings: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        return int(EXIT_CODES[self.verdict])
+
+    @property
+    def source(self) -> str:
+        return ", ".join(run.source for run in self.runs)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.runs[0].metrics if len(self.runs) == 1 else {}
+
+
+def expand(paths: list[Path] | None) -> list[Path | None]:
+    """Paths as given; a quoted glob is expanded here; none means the latest run."""
+    if not paths:
+        return [None]
+    expanded: list[Path | None] = []
+    for path in paths:
+        matches = sorted(glob.glob(str(path))) if not Path(path).exists() and glob.has_magic(str(path)) else []
+        if glob.has_magic(str(path)) and not Path(path).exists() and not matches:
+            raise BadInput(f"no run matches {path}")
+        expanded += [Path(m) for m in matches] or [path]
+    return expanded
 
 
 def load_target(path: Path | None, benchmark_name: str | None) -> Target:
@@ -71,6 +96,14 @@ def load_target(path: Path | None, benchmark_name: str | None) -> Target:
                       expected_epochs=run.epochs, run_failure=failure)
     log = logs.parse_path(path)
     return Target(log=log, benchmark=_benchmark_of(path, benchmark_name), expected_epochs=log.max_epochs)
+
+
+def load_targets(paths: list[Path] | None, benchmark_name: str | None) -> list[Target]:
+    targets = [load_target(path, benchmark_name) for path in expand(paths)]
+    names = sorted({t.benchmark.name for t in targets})
+    if len(names) > 1:
+        raise BadInput(f"runs of different benchmarks ({', '.join(names)}) cannot be judged together")
+    return targets
 
 
 def _benchmark_of(path: Path, name: str | None) -> Benchmark:
@@ -87,62 +120,100 @@ def _benchmark_of(path: Path, name: str | None) -> Benchmark:
                    f"({', '.join(spec.benchmarks())})")
 
 
-def judge(target: Target, reference_name: str | None = None, tolerance: float | None = None) -> Judgement:
-    ref = target.benchmark.reference(reference_name)
-    tol = ref.tolerance if tolerance is None else tolerance
-    if tol < 0:
-        raise BadInput(f"tolerance must be >= 0 AP points, got {tol}")
-    final = target.log.final
-    value = final.metrics.get(ref.metric) if final else None
-    verdict, reason = _decide(target, ref, tol, value)
-    return Judgement(
-        verdict=verdict, reason=reason, benchmark=target.benchmark.name, source=target.log.source,
-        reference=ref, tolerance=tol, value=value,
-        delta=None if value is None else round(value - ref.value, 2),
-        metrics=final.metrics if final else {}, evaluations=target.log.evaluations,
-    )
+def assess(target: Target, ref: Reference) -> RunOutcome:
+    """One run: finished with a final value, diverged, or incomplete (and why)."""
+    log, source = target.log, target.log.source
+    final = log.final
+    metrics = final.metrics if final else {}
+    if log.diverged_at:
+        step = log.diverged_at
+        return RunOutcome(source=source, status="diverged", value=None, metrics=metrics,
+                          reason=f"the loss became {step.loss} at epoch {step.epoch}, iteration {step.iter}")
+    problem = _incompleteness(target, ref)
+    if problem:
+        return RunOutcome(source=source, status="incomplete", reason=problem, value=None, metrics=metrics)
+    return RunOutcome(source=source, status="finished", reason="finished", value=metrics[ref.metric], metrics=metrics)
 
 
-def _decide(target: Target, ref: Reference, tol: float, value: float | None) -> tuple[Verdict, str]:
+def _incompleteness(target: Target, ref: Reference) -> str | None:
     log = target.log
     if not log.evaluations:
         step = log.last_step
         where = f" (stopped at epoch {step.epoch}, iteration {step.iter})" if step else ""
-        return Verdict.INCOMPLETE, f"the log ended before any evaluation{where}"
+        return f"the log ended before any evaluation{where}"
     final = log.evaluations[-1]
     if target.run_failure:
-        return Verdict.INCOMPLETE, f"{target.run_failure}; last evaluation at epoch {final.epoch}"
+        return f"{target.run_failure}; last evaluation at epoch {final.epoch}"
     if target.expected_epochs and final.epoch < target.expected_epochs:
-        return Verdict.INCOMPLETE, f"last evaluation at epoch {final.epoch} of {target.expected_epochs}"
-    if value is None:
-        return Verdict.INCOMPLETE, f"the evaluation at epoch {final.epoch} produced no {ref.metric}"
-    return _compare(value, ref, tol)
+        return f"last evaluation at epoch {final.epoch} of {target.expected_epochs}"
+    if ref.metric not in final.metrics:
+        return f"the evaluation at epoch {final.epoch} produced no {ref.metric}"
+    return None
 
 
-def _compare(value: float, ref: Reference, tol: float) -> tuple[Verdict, str]:
-    delta = value - ref.value
-    numbers = f"{ref.metric} {value:.2f} vs {ref.value:.2f} ({delta:+.2f} AP, tolerance {tol:.2f})"
-    if delta < -tol:
-        return Verdict.OUT_OF_TOLERANCE, f"{numbers}: below the reference"
-    if delta > tol:
-        return Verdict.IMPROVED, f"{numbers}: above the reference"
-    return Verdict.PASS, f"{numbers}: within tolerance"
+def judge(targets: Target | list[Target], reference_name: str | None = None, tolerance: float | None = None,
+          policy_name: Policy | None = None) -> Judgement:
+    targets = targets if isinstance(targets, list) else [targets]
+    ref = targets[0].benchmark.reference(reference_name)
+    tol = ref.tolerance if tolerance is None else tolerance
+    if tol < 0:
+        raise BadInput(f"tolerance must be >= 0, got {tol}")
+    chosen = policy_name or ref.policy
+    outcomes = [assess(t, ref) for t in targets]
+    if len(outcomes) == 1:
+        verdict, reason, value, summary = *_judge_one(outcomes[0], ref, tol, chosen), None
+    else:
+        verdict, reason, value, summary = _judge_many(outcomes, ref, tol, chosen)
+    return Judgement(
+        verdict=verdict, reason=reason, benchmark=targets[0].benchmark.name, reference=ref, policy=chosen,
+        tolerance=tol, value=value, delta=None if value is None else round(value - ref.value, 2), runs=outcomes,
+        aggregate=summary, evaluations=targets[0].log.evaluations if len(targets) == 1 else [],
+        warnings=[w for t in targets for w in t.log.warnings],
+    )
+
+
+def _judge_one(run: RunOutcome, ref: Reference, tol: float, chosen: Policy) -> tuple[Verdict, str, float | None]:
+    if run.status != "finished":
+        return Verdict(run.status), run.reason, run.value
+    return *policy.compare(run.value, ref.value, tol, chosen, ref.metric), run.value
+
+
+def _judge_many(runs: list[RunOutcome], ref: Reference, tol: float, chosen: Policy):
+    unfinished = [r for r in runs if r.status != "finished"]
+    if len(unfinished) > 1:
+        why = "; ".join(f"{r.source}: {r.reason}" for r in unfinished)
+        return Verdict.FAILED, f"{len(unfinished)} of {len(runs)} runs did not finish (at most one may): {why}", None, None
+    summary = policy.aggregate({r.source: r.value for r in runs})
+    what = f"mean {ref.metric} of {len(summary.used)} runs"
+    if ref.spread is not None and len(summary.used) >= 2:
+        p_value = policy.t_test_below(summary, ref.value, ref.spread, ref.spread_runs)
+        summary = summary.model_copy(update={"p_value": round(p_value, 4)})
+        test = f"{what} {summary.mean:.2f} vs {ref.value:.2f} (one-sided Welch t-test p={p_value:.3f}"
+        if p_value < ALPHA:
+            return Verdict.OUT_OF_TOLERANCE, f"{test} < {ALPHA}): significantly below", summary.mean, summary
+        return Verdict.PASS, f"{test} >= {ALPHA}): not significantly below", summary.mean, summary
+    verdict, reason = policy.compare(summary.mean, ref.value, tol, chosen, what)
+    return verdict, reason, summary.mean, summary
 
 
 def to_json(result: Judgement) -> dict:
-    """The `--json` document (schema version 1). All AP values are AP points (0-100)."""
+    """The `--json` document, schema version 1 (documented in README.md). AP values are AP points."""
     return {
-        "schema_version": JSON_SCHEMA_VERSION,
+        "schema_version": 1,
         "verdict": result.verdict.value,
         "reason": result.reason,
         "exit_code": result.exit_code,
         "benchmark": result.benchmark,
-        "source": result.source,
         "unit": "AP points (0-100); mmengine's 0.432 is 43.2",
         "metrics": result.metrics,
         "value": result.value,
         "delta": result.delta,
+        "policy": result.policy,
         "tolerance": result.tolerance,
         "reference": result.reference.model_dump(mode="json"),
+        "runs": [run.model_dump(mode="json") for run in result.runs],
+        "aggregate": result.aggregate.model_dump(mode="json") if result.aggregate else None,
         "evaluations": [e.model_dump(mode="json") for e in result.evaluations],
+        "warnings": result.warnings,
+        "source": result.source,
     }

@@ -169,3 +169,60 @@ def test_work_dir_holding_a_finished_run_is_never_overwritten(cli, smoke_run, tm
     result = cli("train", "--work-dir", copy)
     assert result.exit_code == 2 and "already holds a run" in one_line_error(result)
     assert digest(copy / "run.json") == before
+
+
+def copy_run(run, target, **changes):
+    shutil.copytree(run, target)
+    data = json.loads((target / "run.json").read_text())
+    (target / "run.json").write_text(json.dumps({**data, **changes}))
+    return target
+
+
+def test_verify_several_runs_and_a_glob(cli, smoke_run, tmp_path):
+    for name in ("a", "b", "c"):
+        copy_run(smoke_run, tmp_path / f"seed-{name}")
+    result = cli("verify", tmp_path / "seed-*", "--json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 0 and document["aggregate"]["n"] == 3 and len(document["runs"]) == 3
+    assert document["aggregate"]["p_value"] is not None and "t-test" in document["reason"]
+    table = cli("verify", tmp_path / "seed-a", tmp_path / "seed-b")
+    assert "2 runs: mean" in table.stdout
+
+
+def test_verify_two_unfinished_runs_fail(cli, smoke_run, tmp_path):
+    runs = [copy_run(smoke_run, tmp_path / "ok"),
+            copy_run(smoke_run, tmp_path / "x", status="failed", error="killed"),
+            copy_run(smoke_run, tmp_path / "y", status="interrupted")]
+    result = cli("verify", *runs)
+    assert result.exit_code == 1
+    assert one_line_error(result).startswith("failed: 2 of 3 runs did not finish (at most one may)")
+
+
+def test_verify_refuses_runs_of_different_benchmarks(cli, smoke_run, tmp_path):
+    other = copy_run(smoke_run, tmp_path / "other", benchmark="smoke-dcn")
+    result = cli("verify", smoke_run, other)
+    assert result.exit_code == 2
+    assert one_line_error(result) == "error: runs of different benchmarks (smoke, smoke-dcn) cannot be judged together"
+
+
+def test_verify_run_record_of_an_unknown_schema_version(cli, smoke_run, tmp_path):
+    future = copy_run(smoke_run, tmp_path / "future", schema_version=99)
+    result = cli("verify", future)
+    assert result.exit_code == 2 and "has schema version 99; this harness reads version 1" in one_line_error(result)
+
+
+def test_verify_bad_tolerance_and_policy(cli, smoke_run):
+    negative = cli("verify", smoke_run, "--tolerance", "-1")
+    assert negative.exit_code == 2 and one_line_error(negative) == "error: tolerance must be >= 0, got -1.0"
+    assert cli("verify", smoke_run, "--tolerance", "abc").exit_code == 2
+    unknown = cli("verify", smoke_run, "--policy", "lenient")
+    assert unknown.exit_code == 2 and "unknown policy 'lenient'" in unknown.stderr
+
+
+def test_verify_an_old_mmdet2_log_against_the_mission_reference(cli):
+    from test_logs import DATA
+
+    result = cli("verify", DATA / "20230601_101500.log.json", "--benchmark", "reppoints-r101-dcn-2x", "--json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 2 and document["verdict"] == "incomplete"
+    assert document["runs"][0]["reason"] == "last evaluation at epoch 3 of 24" and document["metrics"]["bbox_mAP"] == 43.2

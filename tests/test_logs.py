@@ -158,3 +158,10 @@ def test_resumed_run_is_merged_in_order_without_double_counting(resumed_run):
     keys = [(s.epoch, s.iter) for s in parsed.steps]
     assert keys == sorted(set(keys)) and {e for e, _ in keys} == {1, 2}
     assert parsed.last_step.epoch == 2
+
+
+def test_segmentation_only_log_is_not_a_detection_log(smoke_run, tmp_path):
+    (scalars,) = smoke_run.glob("work_dir/*/vis_data/scalars.json")
+    (tmp_path / "scalars.json").write_text(scalars.read_text().replace("coco/bbox_", "coco/segm_"))
+    with pytest.raises(BadInput, match=r"reports no bbox metrics \(coco/segm_mAP.*not a detection log"):
+        logs.parse_path(tmp_path / "scalars.json")

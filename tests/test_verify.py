@@ -70,3 +70,62 @@ def test_failed_run_is_incomplete():
 def test_negative_tolerance_is_bad_input():
     with pytest.raises(BadInput, match="tolerance must be >= 0"):
         judge(full(43.2), tolerance=-1)
+
+
+def test_relative_policy_scales_with_the_reference():
+    assert judge(full(42.8), tolerance=0.01, policy_name="relative").verdict == Verdict.PASS  # 1 % of 43.2 = 0.432
+    result = judge(full(42.7), tolerance=0.01, policy_name="relative")
+    assert result.verdict == Verdict.OUT_OF_TOLERANCE and "relative tolerance 0.43 AP" in result.reason
+
+
+def test_one_sided_policy_never_flags_higher():
+    assert judge(full(50.0), policy_name="one-sided").verdict == Verdict.PASS
+    assert judge(full(42.0), policy_name="one-sided").verdict == Verdict.OUT_OF_TOLERANCE
+
+
+def test_diverged_names_the_first_nan_step():
+    t = full(43.2)
+    log = t.log.model_copy(update={"diverged_at": TrainStep(epoch=3, iter=1200, loss=float("nan"))})
+    result = judge(t.model_copy(update={"log": log}))
+    assert (result.verdict, result.exit_code) == (Verdict.DIVERGED, 1)
+    assert result.reason == "the loss became nan at epoch 3, iteration 1200"
+
+
+def named(t: Target, name: str) -> Target:
+    return t.model_copy(update={"log": t.log.model_copy(update={"source": name})})
+
+
+def test_several_runs_are_judged_on_their_mean():
+    result = judge([named(full(v), f"r{i}") for i, v in enumerate((43.0, 43.4, 42.9))])
+    assert result.verdict == Verdict.PASS and result.aggregate.n == 3 and result.value == pytest.approx(43.1)
+    assert result.aggregate.min == 42.9 and result.aggregate.max == 43.4 and result.aggregate.dropped == []
+
+
+def test_mlperf_rule_one_unfinished_run_is_dropped_two_fail():
+    one = judge([named(full(43.2), "a"), named(target(43.2, max_epochs=24), "b"), named(full(43.0), "c")])
+    assert one.verdict == Verdict.PASS and one.aggregate.dropped == ["b (did not finish)"]
+    two = judge([named(full(43.2), "a"), named(target(), "b"), named(target(40.0), "c")])
+    assert two.verdict == Verdict.FAILED and two.exit_code == 1 and two.reason.startswith("2 of 3 runs did not finish")
+
+
+def test_olympic_drops_best_and_worst_from_five():
+    result = judge([named(full(v), f"r{v}") for v in (10.0, 43.0, 43.2, 43.4, 90.0)])
+    assert result.aggregate.used == [43.0, 43.2, 43.4] and result.verdict == Verdict.PASS
+    assert result.aggregate.dropped == ["r10.0 (worst, olympic)", "r90.0 (best, olympic)"]
+
+
+def test_olympic_with_an_unfinished_run_drops_it_as_the_worst():
+    runs = [named(full(v), f"r{v}") for v in (43.0, 43.2, 43.4, 90.0)] + [named(target(), "dnf")]
+    result = judge(runs)
+    assert result.aggregate.dropped == ["dnf (did not finish)", "r90.0 (best, olympic)"]
+
+
+def test_t_test_when_the_reference_has_a_spread():
+    bench = spec.benchmark("smoke")  # 76.5 AP, spread 2.8 over 3 runs
+    def smoke(value, name):
+        t = named(full(value), name)
+        return t.model_copy(update={"benchmark": bench})
+    close = judge([smoke(v, f"a{v}") for v in (75.0, 77.0, 76.0)])
+    assert close.verdict == Verdict.PASS and close.aggregate.p_value > 0.05 and "t-test" in close.reason
+    low = judge([smoke(v, f"b{v}") for v in (60.0, 61.0, 60.5, 60.2)])
+    assert low.verdict == Verdict.OUT_OF_TOLERANCE and low.aggregate.p_value < 0.05

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, bbox_points, build
+from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build
 
 MAX_EPOCHS = re.compile(r"(?:runner\s*=\s*dict\([^)]*?max_epochs\s*=\s*|total_epochs\s*=\s*)(\d+)")
 STEP_KEYS = ("loss", "lr", "time", "memory")
@@ -33,7 +33,7 @@ def parse(path: Path) -> ParsedLog:
                 found = MAX_EPOCHS.search(row["config"])
                 max_epochs = int(found[1]) if found else None
             elif row.get("mode") == "val" and isinstance(row.get("epoch"), int):
-                evaluations[row["epoch"]], seen = Evaluation(epoch=row["epoch"], metrics=bbox_points(row)), True
+                evaluations[row["epoch"]], seen = Evaluation.from_values(row["epoch"], row), True
             elif row.get("mode") == "train" and isinstance(row.get("epoch"), int) and isinstance(row.get("iter"), int):
                 steps.add(TrainStep(epoch=row["epoch"], iter=row["iter"], **{k: _number(row.get(k)) for k in STEP_KEYS}))
                 seen = True

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.errors import BadInput
-from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, bbox_points, build
+from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
 LOOP_LINE = re.compile(r"Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d+)\]\[\s*(?P<iter>\d+)/(?P<total>\d+)\]")
@@ -29,7 +29,7 @@ def parse_line(line: str) -> TrainStep | Evaluation | None:
     epoch, eta = int(match["epoch"]), ETA.search(line)
     if match["mode"] == "val":
         # Progress lines inside the val loop carry an ETA; only the closing line is the evaluation.
-        return None if eta else Evaluation(epoch=epoch, metrics=bbox_points(values, "coco/"))
+        return None if eta else Evaluation.from_values(epoch, values, "coco/")
     return TrainStep(epoch=epoch, iter=int(match["iter"]), iters_per_epoch=int(match["total"]),
                      eta=eta["eta"] if eta else None, **{k: values.get(k) for k in STEP_KEYS})
 
@@ -69,8 +69,8 @@ def parse_scalars(path: Path, max_epochs: int | None = None) -> ParsedLog:
     steps, rows = StepCollector(), 0
     for row in _json_rows(path):
         rows += 1
-        if "coco/bbox_mAP" in row or ("step" in row and "loss" not in row and "lr" not in row):
-            evaluations[int(row["step"])] = Evaluation(epoch=int(row["step"]), metrics=bbox_points(row, "coco/"))
+        if "step" in row and "loss" not in row and "lr" not in row:  # a val row: no training keys
+            evaluations[int(row["step"])] = Evaluation.from_values(int(row["step"]), row, "coco/")
         elif "epoch" in row and "iter" in row:
             steps.add(TrainStep(epoch=int(row["epoch"]), iter=int(row["iter"]),
                                 **{k: _number(row.get(k)) for k in STEP_KEYS}))

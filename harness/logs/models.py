@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harness.errors import BadInput
+
 BBOX_KEYS = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
 MAX_CURVE_POINTS = 2000
 LogFormat = Literal["mmengine-scalars", "mmengine-text", "mmdet2-json"]
@@ -16,9 +18,20 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+NOT_METRICS = {"data_time", "time", "step", "epoch", "iter", "lr", "memory", "eta"}
+
+
 class Evaluation(Frozen):
     epoch: int
     metrics: dict[str, float]  # AP points; empty when the evaluation produced no detections
+    other_metrics: list[str] = []  # non-bbox metrics it reported (segm_mAP, PCK, ...)
+
+    @classmethod
+    def from_values(cls, epoch: int, values: dict, prefix: str = "") -> Evaluation:
+        metrics = bbox_points(values, prefix)
+        others = sorted(k for k, v in values.items() if k not in NOT_METRICS and "bbox" not in k
+                        and isinstance(v, (int, float)))
+        return cls(epoch=epoch, metrics=metrics, other_metrics=others)
 
 
 class TrainStep(Frozen):
@@ -83,5 +96,8 @@ class StepCollector:
 
 def build(source: str, fmt: LogFormat, evaluations: dict[int, Evaluation], steps: StepCollector,
           max_epochs: int | None) -> ParsedLog:
+    others = sorted({k for e in evaluations.values() for k in e.other_metrics})
+    if others and not any(e.metrics for e in evaluations.values()):
+        raise BadInput(f"{source} reports no bbox metrics ({', '.join(others[:4])}): not a detection log")
     return ParsedLog(source=source, format=fmt, evaluations=[evaluations[k] for k in sorted(evaluations)],
                      last_step=steps.last, max_epochs=max_epochs, steps=steps.curve, diverged_at=steps.diverged_at)
