@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from harness import dataset as dataset_check
-from harness import record, report, synth, train as training, verify as verification
+from harness import ci_outputs, record, report, spec, synth, train as training, verify as verification
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
 from harness.policy import POLICIES
@@ -84,11 +84,21 @@ def verify(
     tolerance: Annotated[Optional[float], typer.Option(help="Override the tolerance (AP points; a fraction if relative).")] = None,
     policy: Annotated[Optional[str], typer.Option(help=f"Override the policy: {', '.join(POLICIES)}.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    junit: Annotated[Optional[Path], typer.Option(help="Also write the verdict as JUnit XML to this file.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Also write a markdown summary to this file.")] = None,
 ):
-    """Check the final bbox mAP against a reference; the exit code is the verdict."""
+    """Check the final bbox mAP against a reference; the exit code is the verdict.
+
+    The markdown summary is also appended to $GITHUB_STEP_SUMMARY when that is set."""
     if policy is not None and policy not in POLICIES:
         raise typer.BadParameter(f"unknown policy {policy!r} (one of {', '.join(POLICIES)})")
+    for path, option in ((junit, "--junit"), (markdown, "--markdown")):
+        if path is not None:
+            ci_outputs.writable(path, option)
     result = verification.judge(verification.load_targets(paths, benchmark), reference, tolerance, policy)
+    if junit is not None:
+        ci_outputs.write_junit(result, junit)
+    ci_outputs.write_markdown(result, markdown)
     if as_json:
         typer.echo(json.dumps(verification.to_json(result), indent=2))
     else:
@@ -100,6 +110,12 @@ def verify(
     if result.exit_code != 0:
         err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def references():
+    """List every benchmark's references with their provenance."""
+    console.print(report.references_table(spec.benchmarks().values()))
 
 
 @dataset_app.command("check")

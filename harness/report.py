@@ -73,6 +73,21 @@ def metrics_table(result: Judgement) -> Table:
     return table
 
 
+def references_table(benchmarks) -> Table:
+    table = Table(title="References (AP points, 0-100)", title_justify="left", show_lines=True)
+    for column in ("benchmark", "reference", "value", "tolerance", "hardware", "software", "source"):
+        table.add_column(column, overflow="fold")
+    for bench in benchmarks:
+        for ref in bench.references:
+            default = " (default)" if ref.name == bench.default_reference else ""
+            p = ref.provenance
+            software = "; ".join(x for x in (p.sdk, p.framework) if x)
+            spread = f"\nsd {ref.spread:g} over {ref.spread_runs} runs" if ref.spread else ""
+            table.add_row(bench.name, ref.name + default, f"{ref.value:.1f}", f"{ref.policy} ±{ref.tolerance:g}{spread}",
+                          p.hardware, software, f"{p.source}" + (f" ({p.date})" if p.date else ""))
+    return table
+
+
 def dataset_table(summary: DatasetSummary) -> Table:
     table = Table(title=f"{summary.path}: valid COCO 2017 layout", title_justify="left")
     for column in ("split", "images", "annotations", "categories"):
