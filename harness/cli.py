@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from harness import dataset as dataset_check
-from harness import ci_outputs, record, report, spec, synth, train as training, verify as verification
+from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
 from harness.policy import POLICIES
@@ -109,6 +109,51 @@ def verify(
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     if result.exit_code != 0:
         err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("report")
+def report_command(
+    path: Annotated[Optional[Path], typer.Argument(help="Run id, run directory, work_dir or log; default: latest run.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="New directory for the report; default <run>/report.")] = None,
+    benchmark: Annotated[Optional[str], typer.Option(help="Benchmark the log belongs to, when not a harness run.")] = None,
+    reference: Annotated[Optional[str], typer.Option(help="Reference name; default: the benchmark's default.")] = None,
+):
+    """Write PNG plots (loss, bbox mAP per epoch against the reference) and a markdown report."""
+    target = verification.load_target(path, benchmark)
+    result = verification.judge(target, reference)
+    run = record.resolve_run(path)
+    destination = out or (run / "report" if run.is_dir() else None)
+    if destination is None:
+        raise typer.BadParameter("a log file has no run directory to put the report in; pass --out DIR")
+    written = report_files.write_report(target, result, destination)
+    console.print(f"report written to {written / 'report.md'} ({result.verdict.value})", highlight=False, soft_wrap=True)
+
+
+@app.command("compare")
+def compare_command(
+    a: Annotated[Path, typer.Argument(help="Run id, run directory, work_dir or log (mmdet 2.x logs too).")],
+    b: Annotated[Path, typer.Argument(help="The run or log to compare with A.")],
+    benchmark: Annotated[Optional[str], typer.Option(help="Benchmark the logs belong to, when not harness runs.")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(help="AP points; default: the benchmark's reference tolerance.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+):
+    """bbox mAP per epoch of two runs, and the first epoch where they part by more than the tolerance.
+
+    Exit code 0: they never part; 1: they do."""
+    (first, bench_a), (second, bench_b) = (verification.load_log(p, benchmark) for p in (a, b))
+    known = bench_a or bench_b
+    if tolerance is None and known is None:
+        raise typer.BadParameter("neither side names its benchmark: pass --tolerance or --benchmark")
+    limit = tolerance if tolerance is not None else known.reference().tolerance
+    if limit < 0:
+        raise typer.BadParameter(f"tolerance must be >= 0, got {limit}")
+    result = comparison.compare_logs(first, second, limit)
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json") | {"unit": "AP points (0-100)"}, indent=2))
+    else:
+        console.print(report.comparison_table(result))
+        console.print(report.comparison_finding(result), highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 

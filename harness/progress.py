@@ -38,7 +38,7 @@ class TrainingView:
 
     def _step(self, step: TrainStep) -> None:
         total = step.iters_per_epoch * self.epochs if step.iters_per_epoch else None
-        done = (step.epoch - 1) * (step.iters_per_epoch or 0) + step.iter
+        done = step.iter  # global
         loss = f"{step.loss:.4f}" if step.loss is not None else "-"
         self.progress.update(self.task, description=f"epoch {step.epoch}/{self.epochs}", total=total,
                              completed=done, eta=step.eta or "-", loss=loss)

@@ -73,6 +73,26 @@ def metrics_table(result: Judgement) -> Table:
     return table
 
 
+def comparison_table(result) -> Table:
+    table = Table(title=f"{result.metric} per epoch (AP points)", title_justify="left")
+    for column in ("epoch", "A", "B", "B - A"):
+        table.add_column(column, justify="right")
+    for row in result.rows:
+        style = "red" if row.epoch == result.parted_at else ""
+        delta = "-" if row.delta is None else f"[{style}]{row.delta:+.2f}[/]" if style else f"{row.delta:+.2f}"
+        table.add_row(str(row.epoch), _points(row.a), _points(row.b), delta)
+    return table
+
+
+def comparison_finding(result) -> str:
+    sources = f"A: {result.a}\nB: {result.b}"
+    if result.parted_at is None:
+        return f"{sources}\nthe curves never part by more than {result.tolerance:g} AP"
+    row = next(r for r in result.rows if r.epoch == result.parted_at)
+    return (f"{sources}\nthe curves part at epoch {result.parted_at}: B - A = {row.delta:+.2f} AP, "
+            f"beyond ±{result.tolerance:g}")
+
+
 def references_table(benchmarks) -> Table:
     table = Table(title="References (AP points, 0-100)", title_justify="left", show_lines=True)
     for column in ("benchmark", "reference", "value", "tolerance", "hardware", "software", "source"):

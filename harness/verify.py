@@ -24,6 +24,10 @@ EXIT_CODES = {
 }
 
 
+class UnknownBenchmark(BadInput):
+    """A log outside any harness run, with no config dump naming its benchmark."""
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -98,6 +102,15 @@ def load_target(path: Path | None, benchmark_name: str | None) -> Target:
     return Target(log=log, benchmark=_benchmark_of(path, benchmark_name), expected_epochs=log.max_epochs)
 
 
+def load_log(path: Path | None, benchmark_name: str | None) -> tuple[ParsedLog, Benchmark | None]:
+    """For comparisons, where a log need not name its benchmark."""
+    try:
+        target = load_target(path, benchmark_name)
+        return target.log, target.benchmark
+    except UnknownBenchmark:
+        return logs.parse_path(path), None
+
+
 def load_targets(paths: list[Path] | None, benchmark_name: str | None) -> list[Target]:
     targets = [load_target(path, benchmark_name) for path in expand(paths)]
     names = sorted({t.benchmark.name for t in targets})
@@ -116,7 +129,7 @@ def _benchmark_of(path: Path, name: str | None) -> Benchmark:
             found = spec.benchmark_for_config_name(dump.stem)
             if found:
                 return found
-    raise BadInput(f"cannot tell which benchmark {path} belongs to; pass --benchmark "
+    raise UnknownBenchmark(f"cannot tell which benchmark {path} belongs to; pass --benchmark "
                    f"({', '.join(spec.benchmarks())})")
 
 
@@ -128,7 +141,7 @@ def assess(target: Target, ref: Reference) -> RunOutcome:
     if log.diverged_at:
         step = log.diverged_at
         return RunOutcome(source=source, status="diverged", value=None, metrics=metrics,
-                          reason=f"the loss became {step.loss} at epoch {step.epoch}, iteration {step.iter}")
+                          reason=f"the loss became {step.loss} at iteration {step.iter} (epoch {step.epoch})")
     problem = _incompleteness(target, ref)
     if problem:
         return RunOutcome(source=source, status="incomplete", reason=problem, value=None, metrics=metrics)
@@ -139,7 +152,7 @@ def _incompleteness(target: Target, ref: Reference) -> str | None:
     log = target.log
     if not log.evaluations:
         step = log.last_step
-        where = f" (stopped at epoch {step.epoch}, iteration {step.iter})" if step else ""
+        where = f" (stopped at iteration {step.iter}, epoch {step.epoch})" if step else ""
         return f"the log ended before any evaluation{where}"
     final = log.evaluations[-1]
     if target.run_failure:

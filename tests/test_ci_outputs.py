@@ -82,3 +82,36 @@ def test_references_lists_every_reference_with_provenance(cli):
     assert result.exit_code == 0
     for text in ("deepsparkhub-bi-v100 (default)", "43.2", "mmdet-zoo-v100", "42.9", "BI-V100", "pinned-cpu"):
         assert text in result.stdout
+
+
+def test_report_writes_plots_of_the_expected_size_and_markdown(cli, smoke_run, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "report"
+    result = cli("report", smoke_run, "--out", out)
+    assert result.exit_code == 0, result.stderr
+    for name in ("loss.png", "bbox_mAP.png"):
+        with Image.open(out / name) as image:
+            assert image.size == (800, 450)
+            assert len(set(image.convert("L").getdata())) > 10, f"{name} is blank"
+    text = (out / "report.md").read_text()
+    assert "![bbox mAP per epoch](bbox_mAP.png)" in text and "| 20 |" in text
+    again = cli("report", smoke_run, "--out", out)
+    assert again.exit_code == 2 and "already exists and is not empty" in one_line_error(again)
+
+
+def test_compare_a_run_with_itself_and_with_a_lower_copy(cli, smoke_run, tmp_path):
+    same = cli("compare", smoke_run, smoke_run)
+    assert same.exit_code == 0 and "never part" in same.stdout
+    low = with_final_map(copy_run(smoke_run, tmp_path / "low"), 0.5)
+    parted = json.loads(cli("compare", smoke_run, low, "--json").stdout)
+    assert parted["parted_at"] == 20 and parted["rows"][-1]["delta"] < -8
+    assert cli("compare", smoke_run, low).exit_code == 1
+
+
+def test_compare_a_run_with_an_old_log_needs_nothing_else(cli, smoke_run):
+    from test_logs import DATA
+
+    result = cli("compare", smoke_run, DATA / "20230601_101500.log.json", "--tolerance", "100", "--json")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 0 and document["rows"][0]["b"] == 18.2

@@ -154,7 +154,7 @@ def test_verify_cut_off_run_is_incomplete(cli, smoke_run, smoke_log, tmp_path):
     log = cut_before_first_evaluation(smoke_log, tmp_path / "cut.log")
     result = cli("verify", log, "--benchmark", "smoke")
     assert result.exit_code == 2
-    assert one_line_error(result).startswith("incomplete: the log ended before any evaluation (stopped at epoch 1")
+    assert one_line_error(result).startswith("incomplete: the log ended before any evaluation (stopped at iteration ")
 
 
 def test_verify_unknown_reference(cli, smoke_run):

@@ -28,6 +28,9 @@ def test_scalars_and_text_log_agree(smoke_run, smoke_log):
     assert [e.epoch for e in from_dir.evaluations] == list(range(1, epochs + 1))
     assert from_dir.max_epochs == from_text.max_epochs == epochs
     assert from_text.last_step.epoch == epochs
+    # both count iterations globally (the text log within the epoch, converted)
+    assert from_text.last_step.iter == from_dir.last_step.iter
+    assert [s.iter for s in from_text.steps] == [s.iter for s in from_dir.steps]
 
 
 def test_metrics_are_ap_points_without_coco_placeholders(smoke_run):
@@ -93,6 +96,7 @@ def test_mmdet2_log_json_in_the_published_format():
     assert parsed.final.metrics == {"bbox_mAP": 43.2, "bbox_mAP_50": 63.1, "bbox_mAP_75": 46.3, "bbox_mAP_s": 26.2,
                                     "bbox_mAP_m": 46.8, "bbox_mAP_l": 56.3}
     assert parsed.last_step.epoch == 3 and parsed.last_step.loss == 1.44329 and parsed.diverged_at is None
+    assert parsed.last_step.iter == 2 * 7330 + 100  # global: the val rows give the epoch's length
     assert logs.parse_path(DATA).format == "mmdet2-json"  # a work_dir of that era
 
 

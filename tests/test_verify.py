@@ -50,7 +50,7 @@ def test_other_reference():
 def test_no_evaluation_is_incomplete_with_where_it_stopped():
     result = judge(target())
     assert result.verdict == Verdict.INCOMPLETE and result.exit_code == 2
-    assert result.reason == "the log ended before any evaluation (stopped at epoch 1, iteration 10)"
+    assert result.reason == "the log ended before any evaluation (stopped at iteration 10, epoch 1)"
 
 
 def test_stopped_early_is_incomplete_even_with_a_good_map():
@@ -88,7 +88,7 @@ def test_diverged_names_the_first_nan_step():
     log = t.log.model_copy(update={"diverged_at": TrainStep(epoch=3, iter=1200, loss=float("nan"))})
     result = judge(t.model_copy(update={"log": log}))
     assert (result.verdict, result.exit_code) == (Verdict.DIVERGED, 1)
-    assert result.reason == "the loss became nan at epoch 3, iteration 1200"
+    assert result.reason == "the loss became nan at iteration 1200 (epoch 3)"
 
 
 def named(t: Target, name: str) -> Target:

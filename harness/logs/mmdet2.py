@@ -23,7 +23,7 @@ def is_mmdet2_log(path: Path) -> bool:
 
 def parse(path: Path) -> ParsedLog:
     evaluations: dict[int, Evaluation] = {}
-    steps, max_epochs, seen = StepCollector(), None, False
+    steps, max_epochs, per_epoch, seen = StepCollector(), None, None, False
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for line in handle:
             row = _row(line)
@@ -34,12 +34,26 @@ def parse(path: Path) -> ParsedLog:
                 max_epochs = int(found[1]) if found else None
             elif row.get("mode") == "val" and isinstance(row.get("epoch"), int):
                 evaluations[row["epoch"]], seen = Evaluation.from_values(row["epoch"], row), True
+                per_epoch = row["iter"] if isinstance(row.get("iter"), int) else per_epoch  # the epoch's length
             elif row.get("mode") == "train" and isinstance(row.get("epoch"), int) and isinstance(row.get("iter"), int):
                 steps.add(TrainStep(epoch=row["epoch"], iter=row["iter"], **{k: _number(row.get(k)) for k in STEP_KEYS}))
                 seen = True
     if not seen:
         raise BadInput(f"{path} holds no mmdet 2.x train or val rows")
-    return build(str(path), "mmdet2-json", evaluations, steps, max_epochs)
+    return _global_iterations(build(str(path), "mmdet2-json", evaluations, steps, max_epochs), per_epoch)
+
+
+def _global_iterations(parsed: ParsedLog, per_epoch: int | None) -> ParsedLog:
+    """mmdet 2.x counts iterations within the epoch; its val rows carry the epoch's length."""
+    if not per_epoch:
+        return parsed
+
+    def fix(step: TrainStep | None) -> TrainStep | None:
+        return step and step.model_copy(update={"iter": (step.epoch - 1) * per_epoch + step.iter,
+                                                "iters_per_epoch": per_epoch})
+
+    return parsed.model_copy(update={"steps": [fix(s) for s in parsed.steps], "last_step": fix(parsed.last_step),
+                                     "diverged_at": fix(parsed.diverged_at)})
 
 
 def _row(line: str) -> dict | None:

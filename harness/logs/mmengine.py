@@ -30,7 +30,8 @@ def parse_line(line: str) -> TrainStep | Evaluation | None:
     if match["mode"] == "val":
         # Progress lines inside the val loop carry an ETA; only the closing line is the evaluation.
         return None if eta else Evaluation.from_values(epoch, values, "coco/")
-    return TrainStep(epoch=epoch, iter=int(match["iter"]), iters_per_epoch=int(match["total"]),
+    per_epoch = int(match["total"])  # the text log counts within the epoch; scalars.json globally
+    return TrainStep(epoch=epoch, iter=(epoch - 1) * per_epoch + int(match["iter"]), iters_per_epoch=per_epoch,
                      eta=eta["eta"] if eta else None, **{k: values.get(k) for k in STEP_KEYS})
 
 

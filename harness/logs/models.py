@@ -36,7 +36,7 @@ class Evaluation(Frozen):
 
 class TrainStep(Frozen):
     epoch: int
-    iter: int
+    iter: int  # the global iteration, counted from the start of training
     iters_per_epoch: int | None = None
     eta: str | None = None
     loss: float | None = None
