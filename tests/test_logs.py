@@ -27,7 +27,7 @@ def test_scalars_and_text_log_agree(smoke_run, smoke_log):
     epochs = spec.benchmark("smoke").schedule.epochs
     assert [e.epoch for e in from_dir.evaluations] == list(range(1, epochs + 1))
     assert from_dir.max_epochs == from_text.max_epochs == epochs
-    assert from_text.last_step.epoch == epochs
+    assert from_text.last_step.epoch == epochs and from_dir.finished and from_text.finished
     # both count iterations globally (the text log within the epoch, converted)
     assert from_text.last_step.iter == from_dir.last_step.iter
     assert [s.iter for s in from_text.steps] == [s.iter for s in from_dir.steps]
@@ -60,7 +60,7 @@ def cut_before_first_evaluation(source: Path, target: Path) -> Path:
 
 def test_cut_off_log_has_progress_but_no_evaluation(smoke_log, tmp_path):
     parsed = logs.parse_path(cut_before_first_evaluation(smoke_log, tmp_path / "cut.log"))
-    assert parsed.evaluations == [] and parsed.last_step.epoch == 1
+    assert parsed.evaluations == [] and parsed.last_step.epoch == 1 and parsed.finished is False
 
 
 def test_work_dir_with_cut_off_logs(smoke_run, tmp_path):

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build
+from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build, number, whole
 
-MAX_EPOCHS = re.compile(r"(?:runner\s*=\s*dict\([^)]*?max_epochs\s*=\s*|total_epochs\s*=\s*)(\d+)")
+MAX_EPOCHS = re.compile(r"(?:runner\s*=\s*dict\([^)]*?max_epochs\s*=\s*|total_epochs\s*=\s*)(\d{1,9})\b")
 STEP_KEYS = ("loss", "lr", "time", "memory")
 
 
@@ -32,11 +32,13 @@ def parse(path: Path) -> ParsedLog:
             if isinstance(row.get("config"), str) and max_epochs is None:
                 found = MAX_EPOCHS.search(row["config"])
                 max_epochs = int(found[1]) if found else None
-            elif row.get("mode") == "val" and isinstance(row.get("epoch"), int):
-                evaluations[row["epoch"]], seen = Evaluation.from_values(row["epoch"], row), True
-                per_epoch = row["iter"] if isinstance(row.get("iter"), int) else per_epoch  # the epoch's length
-            elif row.get("mode") == "train" and isinstance(row.get("epoch"), int) and isinstance(row.get("iter"), int):
-                steps.add(TrainStep(epoch=row["epoch"], iter=row["iter"], **{k: _number(row.get(k)) for k in STEP_KEYS}))
+            elif row.get("mode") == "val" and whole(row.get("epoch")) is not None:
+                epoch = whole(row["epoch"])
+                evaluations[epoch], seen = Evaluation.from_values(epoch, row), True
+                per_epoch = whole(row.get("iter")) or per_epoch  # a val row carries the epoch's length
+            elif row.get("mode") == "train" and None not in (whole(row.get("epoch")), whole(row.get("iter"))):
+                steps.add(TrainStep(epoch=whole(row["epoch"]), iter=whole(row["iter"]),
+                                    **{k: number(row.get(k)) for k in STEP_KEYS}))
                 seen = True
     if not seen:
         raise BadInput(f"{path} holds no mmdet 2.x train or val rows")
@@ -59,10 +61,7 @@ def _global_iterations(parsed: ParsedLog, per_epoch: int | None) -> ParsedLog:
 def _row(line: str) -> dict | None:
     try:
         row = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also integers past Python's digit limit
         return None
     return row if isinstance(row, dict) else None
 
-
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.errors import BadInput
-from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build
+from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build, number, whole
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
-LOOP_LINE = re.compile(r"Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d+)\]\[\s*(?P<iter>\d+)/(?P<total>\d+)\]")
+LOOP_LINE = re.compile(
+    r"Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d{1,9})\]\[\s*(?P<iter>\d{1,12})/(?P<total>\d{1,12})\]")
 KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w/]*): (?P<value>-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))")
 ETA = re.compile(r"eta: (?P<eta>[^ ].*?)\s{2}")
-MAX_EPOCHS = re.compile(r"train_cfg\s*=\s*dict\([^)]*?max_epochs\s*=\s*(\d+)")
+MAX_EPOCHS = re.compile(r"train_cfg\s*=\s*dict\([^)]*?max_epochs\s*=\s*(\d{1,9})\b")
+NON_FINITE_LOSS = re.compile(r"\bloss: (?:nan|-?inf)")
 STEP_KEYS = ("loss", "lr", "time", "memory")
 
 
@@ -70,18 +72,14 @@ def parse_scalars(path: Path, max_epochs: int | None = None) -> ParsedLog:
     steps, rows = StepCollector(), 0
     for row in _json_rows(path):
         rows += 1
-        if "step" in row and "loss" not in row and "lr" not in row:  # a val row: no training keys
-            evaluations[int(row["step"])] = Evaluation.from_values(int(row["step"]), row, "coco/")
-        elif "epoch" in row and "iter" in row:
-            steps.add(TrainStep(epoch=int(row["epoch"]), iter=int(row["iter"]),
-                                **{k: _number(row.get(k)) for k in STEP_KEYS}))
+        step, epoch, iteration = whole(row.get("step")), whole(row.get("epoch")), whole(row.get("iter"))
+        if step is not None and "loss" not in row and "lr" not in row:  # a val row: no training keys
+            evaluations[step] = Evaluation.from_values(step, row, "coco/")
+        elif epoch is not None and iteration is not None:
+            steps.add(TrainStep(epoch=epoch, iter=iteration, **{k: number(row.get(k)) for k in STEP_KEYS}))
     if rows == 0:
         raise BadInput(f"{path} holds no mmengine scalar rows")
     return build(str(path), "mmengine-scalars", evaluations, steps, max_epochs)
-
-
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _json_rows(path: Path) -> Iterable[dict]:
@@ -89,9 +87,9 @@ def _json_rows(path: Path) -> Iterable[dict]:
         for line in handle:
             try:
                 row = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # ValueError: also integers past Python's digit limit
                 continue
-            if isinstance(row, dict) and isinstance(row.get("step", 0), (int, float)):
+            if isinstance(row, dict):
                 yield row
 
 
@@ -100,15 +98,20 @@ def parse_text(path: Path) -> ParsedLog:
     steps, seen = StepCollector(), False
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            item = parse_line(line)
-            if isinstance(item, Evaluation):
-                evaluations[item.epoch], seen = item, True
-            elif isinstance(item, TrainStep):
-                steps.add(item)
+            if "Epoch(train)" in line and LOOP_LINE.search(line):
+                steps.offer(line, parse_line, not _non_finite_loss(line))
                 seen = True
+            elif "Epoch(val)" in line:
+                item = parse_line(line)
+                if isinstance(item, Evaluation):
+                    evaluations[item.epoch], seen = item, True
     if not seen:
         raise BadInput(f"{path} holds no mmengine training or evaluation lines")
     return build(str(path), "mmengine-text", evaluations, steps, max_epochs_in(path))
+
+
+def _non_finite_loss(line: str) -> bool:
+    return ("nan" in line or "inf" in line) and NON_FINITE_LOSS.search(line) is not None
 
 
 def max_epochs_in(path: Path, head_bytes: int = 1 << 20) -> int | None:

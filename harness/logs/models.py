@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,35 +63,68 @@ class ParsedLog(Frozen):
     def final(self) -> Evaluation | None:
         return self.evaluations[-1] if self.evaluations else None
 
+    @property
+    def finished(self) -> bool | None:
+        """Evaluated at its last epoch; None when the log does not say how many epochs it planned."""
+        if self.max_epochs is None:
+            return None
+        return self.final is not None and self.final.epoch >= self.max_epochs
+
+
+def whole(value) -> int | None:
+    """A JSON value that is a usable epoch or iteration count, else None (fuzzed logs carry inf, 1e400, -3)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return int(value) if value >= 0 and value == int(value) and value < 1e12 else None
+
+
+def number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return math.inf if value > 0 else -math.inf
+
 
 def bbox_points(values: dict, prefix: str = "") -> dict[str, float]:
     """0-1 COCO values -> AP points. COCOeval's -1 means "no ground truth of that size": absent."""
     points = {}
     for key in BBOX_KEYS:
-        value = values.get(f"{prefix}{key}")
-        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
-            points[key] = round(100 * float(value), 2)
+        value = number(values.get(f"{prefix}{key}"))
+        if value is not None and math.isfinite(value) and 0 <= value <= 1:
+            points[key] = round(100 * value, 2)
     return points
 
 
 class StepCollector:
-    """Keeps the last step, the first non-finite one and an evenly thinned curve in bounded memory."""
+    """Keeps the last step, the first non-finite one and an evenly thinned curve in bounded memory.
+
+    Steps are offered raw with a builder, and built only when kept: on a multi-GB log most lines
+    are counted, never turned into objects."""
 
     def __init__(self, cap: int = MAX_CURVE_POINTS):
         self.cap, self.stride, self.seen = cap, 1, 0
         self.curve: list[TrainStep] = []
-        self.last: TrainStep | None = None
         self.diverged_at: TrainStep | None = None
+        self._last_raw, self._build = None, None
 
     def add(self, step: TrainStep) -> None:
-        self.last = step
-        if self.diverged_at is None and not step.finite:
-            self.diverged_at = step
+        self.offer(step, lambda s: s, step.finite)
+
+    def offer(self, raw, build: Callable[[object], TrainStep], finite: bool) -> None:
+        self._last_raw, self._build = raw, build
+        if self.diverged_at is None and not finite:
+            self.diverged_at = build(raw)
         if self.seen % self.stride == 0:
-            self.curve.append(step)
+            self.curve.append(build(raw))
             if len(self.curve) > self.cap:
                 self.curve, self.stride = self.curve[::2], self.stride * 2
         self.seen += 1
+
+    @property
+    def last(self) -> TrainStep | None:
+        return None if self._build is None else self._build(self._last_raw)
 
 
 def build(source: str, fmt: LogFormat, evaluations: dict[int, Evaluation], steps: StepCollector,
