@@ -146,8 +146,8 @@ def compare_command(
     if tolerance is None and known is None:
         raise typer.BadParameter("neither side names its benchmark: pass --tolerance or --benchmark")
     limit = tolerance if tolerance is not None else known.reference().tolerance
-    if limit < 0:
-        raise typer.BadParameter(f"tolerance must be >= 0, got {limit}")
+    if not limit >= 0 or limit == float("inf"):
+        raise typer.BadParameter(f"tolerance must be a finite number >= 0, got {limit}")
     result = comparison.compare_logs(first, second, limit)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json") | {"unit": "AP points (0-100)"}, indent=2))

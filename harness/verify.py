@@ -169,8 +169,8 @@ def judge(targets: Target | list[Target], reference_name: str | None = None, tol
     targets = targets if isinstance(targets, list) else [targets]
     ref = targets[0].benchmark.reference(reference_name)
     tol = ref.tolerance if tolerance is None else tolerance
-    if tol < 0:
-        raise BadInput(f"tolerance must be >= 0, got {tol}")
+    if not tol >= 0 or tol == float("inf"):  # also refuses NaN, which every comparison would let pass
+        raise BadInput(f"tolerance must be a finite number >= 0, got {tol}")
     chosen = policy_name or ref.policy
     outcomes = [assess(t, ref) for t in targets]
     if len(outcomes) == 1:

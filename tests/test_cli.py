@@ -213,7 +213,11 @@ def test_verify_run_record_of_an_unknown_schema_version(cli, smoke_run, tmp_path
 
 def test_verify_bad_tolerance_and_policy(cli, smoke_run):
     negative = cli("verify", smoke_run, "--tolerance", "-1")
-    assert negative.exit_code == 2 and one_line_error(negative) == "error: tolerance must be >= 0, got -1.0"
+    assert negative.exit_code == 2
+    assert one_line_error(negative) == "error: tolerance must be a finite number >= 0, got -1.0"
+    for not_a_number in ("nan", "inf"):
+        refused = cli("verify", smoke_run, "--tolerance", not_a_number)
+        assert refused.exit_code == 2 and "finite number" in one_line_error(refused)
     assert cli("verify", smoke_run, "--tolerance", "abc").exit_code == 2
     unknown = cli("verify", smoke_run, "--policy", "lenient")
     assert unknown.exit_code == 2 and "unknown policy 'lenient'" in unknown.stderr

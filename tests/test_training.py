@@ -14,6 +14,10 @@ from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
 
 from conftest import one_line_error
 
+from typer.testing import CliRunner
+
+from harness import logs
+from harness.cli import app
 from harness.synth import SynthParams, write_synthetic
 
 
@@ -40,6 +44,8 @@ def test_two_cpu_processes_train_and_evaluate(cli, session_env):
     # 32 val images, batch 8, 2 ranks: the val line counts 2 batches per rank.
     assert "Epoch(val) [2][2/2]" in log
     assert record["final_metrics"] is not None
+    parsed = logs.parse_path(session_env / "two" / "work_dir")
+    assert [e.epoch for e in parsed.evaluations] == [1, 2] and parsed.warnings == []
 
 
 def test_mission_architecture_with_dcn_trains(cli, session_env):
@@ -93,6 +99,8 @@ def test_ctrl_c_stops_training_and_records_it(session_env):
     assert record["status"] == "interrupted" and record["finished"]
     assert "Epoch(train)" in (run / "console.log").read_text(), "the partial log is kept"
     assert wait_for(lambda: not processes_mentioning(str(run)), 10), "a training process outlived the harness"
+    verdict = CliRunner().invoke(app, ["verify", str(run)])
+    assert verdict.exit_code == 2 and "incomplete: " in verdict.stderr
 
 
 def test_training_crash_is_an_infrastructure_failure(cli, tmp_path):

@@ -68,7 +68,7 @@ def test_failed_run_is_incomplete():
 
 
 def test_negative_tolerance_is_bad_input():
-    with pytest.raises(BadInput, match="tolerance must be >= 0"):
+    with pytest.raises(BadInput, match="tolerance must be a finite number >= 0"):
         judge(full(43.2), tolerance=-1)
 
 
