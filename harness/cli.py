@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from harness import dataset as dataset_check
 from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
@@ -37,6 +38,14 @@ class HarnessGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("error: interrupted", markup=False)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # typer's own control flow and usage errors
+        except Exception as exc:  # a bug: one line, the traceback only under --debug
+            if _state["debug"]:
+                raise
+            err_console.print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+                              "traceback)", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(int(ExitCode.INFRASTRUCTURE)) from None
 
 
 app = typer.Typer(cls=HarnessGroup, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,

@@ -230,3 +230,18 @@ def test_verify_an_old_mmdet2_log_against_the_mission_reference(cli):
     document = json.loads(result.stdout)
     assert result.exit_code == 2 and document["verdict"] == "incomplete"
     assert document["runs"][0]["reason"] == "last evaluation at epoch 3 of 24" and document["metrics"]["bbox_mAP"] == 43.2
+
+
+def test_an_unexpected_error_is_one_line_and_exit_3_unless_debug(cli, monkeypatch):
+    from harness import spec
+
+    def broken():
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(spec, "benchmarks", broken)
+    result = cli("references")
+    assert result.exit_code == 3
+    assert one_line_error(result) == ("error: internal error: ZeroDivisionError: division by zero "
+                                      "(rerun with --debug for the traceback)")
+    debug = cli("--debug", "references")
+    assert isinstance(debug.exception, ZeroDivisionError)
