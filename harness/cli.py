@@ -167,6 +167,23 @@ def compare_command(
 
 
 @app.command()
+def runs(
+    benchmark: Annotated[Optional[str], typer.Option(help="Only runs of this benchmark.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run records as a JSON list.")] = False,
+):
+    """List the runs under results/ (HARNESS_RESULTS), oldest first."""
+    found = [(d, r) for d, r in record.read_all(record.results_root())
+             if benchmark is None or (not isinstance(r, str) and r.benchmark == benchmark)]
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") if not isinstance(r, str) else {"run_dir": str(d), "error": r}
+                               for d, r in found], indent=2))
+    elif not found:
+        console.print(f"no runs under {record.results_root()}/", highlight=False)
+    else:
+        console.print(report.runs_listing(found))
+
+
+@app.command()
 def references():
     """List every benchmark's references with their provenance."""
     console.print(report.references_table(spec.benchmarks().values()))

@@ -132,6 +132,17 @@ def resolve_run(path: Path | None) -> Path:
     return by_id if not path.exists() and is_run_dir(by_id) else path
 
 
+def read_all(root: Path) -> list[tuple[Path, RunRecord | str]]:
+    """Every run under root, oldest first, with its record or why it cannot be read."""
+    found: list[tuple[Path, RunRecord | str]] = []
+    for run_dir in list_runs(root):
+        try:
+            found.append((run_dir, read_record(run_dir)))
+        except BadInput as exc:
+            found.append((run_dir, str(exc)))
+    return sorted(found, key=lambda item: item[1].started if isinstance(item[1], RunRecord) else "")
+
+
 def latest_run(root: Path) -> Path:
     runs = list_runs(root)
     if not runs:

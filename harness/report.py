@@ -117,6 +117,21 @@ def dataset_table(summary: DatasetSummary) -> Table:
     return table
 
 
+def runs_listing(runs) -> Table:
+    table = Table(title="Runs (bbox mAP in AP points)", title_justify="left")
+    for column in ("run", "benchmark", "status", "platform", "gpus", "seed", "epochs", "bbox_mAP", "started"):
+        table.add_column(column, overflow="fold")
+    for run_dir, run in runs:
+        if isinstance(run, str):
+            table.add_row(run_dir.name, "-", f"[red]unreadable[/]: {run}", *["-"] * 6)
+            continue
+        value = (run.final_metrics or {}).get("bbox_mAP")
+        style = {"succeeded": "green", "failed": "red", "interrupted": "yellow"}.get(run.status, "")
+        table.add_row(run.run_id, run.benchmark, f"[{style}]{run.status}[/]" if style else run.status, run.platform,
+                      str(run.gpus), str(run.seed), str(run.epochs), _points(value), run.started)
+    return table
+
+
 def run_summary(run: RunRecord) -> str:
     metric = (run.final_metrics or {}).get("bbox_mAP")
     shown = f"final bbox_mAP {metric:.2f} AP" if metric is not None else "no final bbox_mAP"

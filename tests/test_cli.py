@@ -245,3 +245,17 @@ def test_an_unexpected_error_is_one_line_and_exit_3_unless_debug(cli, monkeypatc
                                       "(rerun with --debug for the traceback)")
     debug = cli("--debug", "references")
     assert isinstance(debug.exception, ZeroDivisionError)
+
+
+def test_runs_lists_results_including_unreadable_records(cli, smoke_run, session_env):
+    broken = session_env / "results" / "99999999-000000-broken"
+    broken.mkdir()
+    (broken / "run.json").write_text("{ not json")
+    try:
+        result = cli("runs")
+        assert result.exit_code == 0
+        assert smoke_run.name in result.stdout and "succeeded" in result.stdout and "unreadable" in result.stdout
+        listed = json.loads(cli("runs", "--benchmark", "smoke", "--json").stdout)
+        assert [r["run_id"] for r in listed] == [smoke_run.name] and listed[0]["final_metrics"]["bbox_mAP"] > 25
+    finally:
+        shutil.rmtree(broken)
