@@ -91,10 +91,17 @@ def write_record(run_dir: Path, record: RunRecord) -> None:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes the file private; a record is an ordinary file
     with os.fdopen(handle, "w") as out:
         json.dump(data, out, indent=2)
         out.write("\n")
     os.replace(tmp, path)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def read_record(run_dir: Path) -> RunRecord:

@@ -1,0 +1,35 @@
+"""Run records: atomic, versioned, with the permissions of an ordinary file."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from harness import record
+from harness.errors import BadInput
+
+
+def test_atomic_write_leaves_no_temporary_file_and_honours_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        record.write_json_atomic(tmp_path / "run.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+    assert stat.S_IMODE((tmp_path / "run.json").stat().st_mode) == 0o644
+    assert json.loads((tmp_path / "run.json").read_text()) == {"a": 1}
+
+
+def test_new_run_dirs_never_collide(tmp_path):
+    first, second = record.new_run_dir(tmp_path, "smoke"), record.new_run_dir(tmp_path, "smoke")
+    assert first != second and first.is_dir() and second.is_dir()
+
+
+def test_claiming_a_non_empty_directory_is_refused(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep")
+    with pytest.raises(BadInput, match="is not empty"):
+        record.claim_run_dir(tmp_path)
+    assert (tmp_path / "mine.txt").read_text() == "keep"
