@@ -123,8 +123,7 @@ def is_run_dir(path: Path) -> bool:
     return (path / RECORD_NAME).is_file()
 
 
-def list_runs(root: Path) -> list[Path]:
-    """Run directories, oldest first (run ids start with their creation time)."""
+def _run_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if is_run_dir(p))
@@ -140,9 +139,9 @@ def resolve_run(path: Path | None) -> Path:
 
 
 def read_all(root: Path) -> list[tuple[Path, RunRecord | str]]:
-    """Every run under root, oldest first, with its record or why it cannot be read."""
+    """Every run under root, unreadable ones first, then oldest to newest by start time."""
     found: list[tuple[Path, RunRecord | str]] = []
-    for run_dir in list_runs(root):
+    for run_dir in _run_dirs(root):
         try:
             found.append((run_dir, read_record(run_dir)))
         except BadInput as exc:
@@ -151,7 +150,8 @@ def read_all(root: Path) -> list[tuple[Path, RunRecord | str]]:
 
 
 def latest_run(root: Path) -> Path:
-    runs = list_runs(root)
+    """The most recently started run (the same order `harness runs` lists)."""
+    runs = read_all(root)
     if not runs:
         raise BadInput(f"no runs under {root}/ (run `harness train` first, or pass a path)")
-    return runs[-1]
+    return runs[-1][0]

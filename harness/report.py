@@ -14,7 +14,8 @@ VERDICT_STYLE = {Verdict.PASS: "green", Verdict.IMPROVED: "green", Verdict.OUT_O
                  Verdict.DIVERGED: "red", Verdict.FAILED: "red", Verdict.INCOMPLETE: "yellow"}
 
 
-def _points(value: float | None) -> str:
+def points(value: float | None) -> str:
+    """An AP value as shown everywhere: two decimals, '-' when absent."""
     return "-" if value is None else f"{value:.2f}"
 
 
@@ -33,7 +34,7 @@ def verdict_table(result: Judgement) -> Table:
     style = VERDICT_STYLE[result.verdict]
     tolerance = f"{result.policy} ±{result.tolerance:g}" if not (result.aggregate and result.aggregate.p_value is not None) \
         else "t-test"
-    table.add_row(ref.metric, _points(result.value), _points(ref.value),
+    table.add_row(ref.metric, points(result.value), points(ref.value),
                   "-" if result.delta is None else f"{result.delta:+.2f}", tolerance,
                   f"[{style}]{result.verdict.value}[/]")
     return table
@@ -48,7 +49,7 @@ def runs_table(result: Judgement) -> Table:
         table.add_column(column)
     for run in result.runs:
         table.add_row(run.source, run.status if run.status == "finished" else f"{run.status}: {run.reason}",
-                      _points(run.value))
+                      points(run.value))
     if summary.dropped:
         table.caption = "dropped: " + "; ".join(summary.dropped)
     return table
@@ -69,7 +70,7 @@ def metrics_table(result: Judgement) -> Table:
     for key in BBOX_KEYS:
         table.add_column(key.removeprefix("bbox_"), justify="right")
     for evaluation in result.evaluations:
-        table.add_row(str(evaluation.epoch), *(_points(evaluation.metrics.get(k)) for k in BBOX_KEYS))
+        table.add_row(str(evaluation.epoch), *(points(evaluation.metrics.get(k)) for k in BBOX_KEYS))
     return table
 
 
@@ -80,7 +81,7 @@ def comparison_table(result) -> Table:
     for row in result.rows:
         style = "red" if row.epoch == result.parted_at else ""
         delta = "-" if row.delta is None else f"[{style}]{row.delta:+.2f}[/]" if style else f"{row.delta:+.2f}"
-        table.add_row(str(row.epoch), _points(row.a), _points(row.b), delta)
+        table.add_row(str(row.epoch), points(row.a), points(row.b), delta)
     return table
 
 
@@ -128,7 +129,7 @@ def runs_listing(runs) -> Table:
         value = (run.final_metrics or {}).get("bbox_mAP")
         style = {"succeeded": "green", "failed": "red", "interrupted": "yellow"}.get(run.status, "")
         table.add_row(run.run_id, run.benchmark, f"[{style}]{run.status}[/]" if style else run.status, run.platform,
-                      str(run.gpus), str(run.seed), str(run.epochs), _points(value), run.started)
+                      str(run.gpus), str(run.seed), str(run.epochs), points(value), run.started)
     return table
 
 

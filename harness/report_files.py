@@ -7,6 +7,7 @@ from pathlib import Path
 from harness import ci_outputs, plots
 from harness.errors import BadInput
 from harness.logs import BBOX_KEYS
+from harness.report import points
 from harness.verify import Judgement, Target
 
 
@@ -16,7 +17,7 @@ def write_report(target: Target, result: Judgement, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     loss = plots.loss_curve(target.log, out / "loss.png")
     curve = plots.map_curve(target.log, result.reference, out / "bbox_mAP.png")
-    rows = "\n".join(f"| {e.epoch} | " + " | ".join(_points(e.metrics.get(k)) for k in BBOX_KEYS) + " |"
+    rows = "\n".join(f"| {e.epoch} | " + " | ".join(points(e.metrics.get(k)) for k in BBOX_KEYS) + " |"
                      for e in result.evaluations)
     text = "\n".join([
         f"# {result.benchmark}: {result.verdict.value}", "",
@@ -29,6 +30,3 @@ def write_report(target: Target, result: Judgement, out: Path) -> Path:
     (out / "report.md").write_text(text)
     return out
 
-
-def _points(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
