@@ -169,3 +169,11 @@ def test_segmentation_only_log_is_not_a_detection_log(smoke_run, tmp_path):
     (tmp_path / "scalars.json").write_text(scalars.read_text().replace("coco/bbox_", "coco/segm_"))
     with pytest.raises(BadInput, match=r"reports no bbox metrics \(coco/segm_mAP.*not a detection log"):
         logs.parse_path(tmp_path / "scalars.json")
+
+
+@pytest.mark.parametrize("value, expected", [(3, 3), (3.0, 3), (10**400, None), (-1, None), (2.5, None),
+                                             (float("inf"), None), (True, None), ("3", None)])
+def test_epoch_and_iteration_values_from_json(value, expected):
+    from harness.logs.models import whole
+
+    assert whole(value) == expected

@@ -71,13 +71,6 @@ class ParsedLog(Frozen):
         return self.final is not None and self.final.epoch >= self.max_epochs
 
 
-def whole(value) -> int | None:
-    """A JSON value that is a usable epoch or iteration count, else None (fuzzed logs carry inf, 1e400, -3)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return int(value) if value >= 0 and value == int(value) and value < 1e12 else None
-
-
 def number(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -85,6 +78,14 @@ def number(value) -> float | None:
         return float(value)
     except OverflowError:  # an integer too large for a float
         return math.inf if value > 0 else -math.inf
+
+
+def whole(value) -> int | None:
+    """A JSON value that is a usable epoch or iteration count, else None (fuzzed logs carry inf, 1e400, -3)."""
+    as_float = number(value)
+    if as_float is None or not math.isfinite(as_float) or not 0 <= as_float < 1e12 or as_float != int(as_float):
+        return None
+    return int(as_float)
 
 
 def bbox_points(values: dict, prefix: str = "") -> dict[str, float]:
