@@ -17,7 +17,7 @@ from harness import dataset as dataset_check
 from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
-from harness.policy import POLICIES
+from harness.policy import POLICIES, checked_tolerance
 
 console = Console()
 err_console = Console(stderr=True)
@@ -154,9 +154,7 @@ def compare_command(
     known = bench_a or bench_b
     if tolerance is None and known is None:
         raise typer.BadParameter("neither side names its benchmark: pass --tolerance or --benchmark")
-    limit = tolerance if tolerance is not None else known.reference().tolerance
-    if not limit >= 0 or limit == float("inf"):
-        raise typer.BadParameter(f"tolerance must be a finite number >= 0, got {limit}")
+    limit = checked_tolerance(tolerance if tolerance is not None else known.reference().tolerance)
     result = comparison.compare_logs(first, second, limit)
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json") | {"unit": "AP points (0-100)"}, indent=2))

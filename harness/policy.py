@@ -20,6 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from scipy import stats
 
+from harness.errors import BadInput
+
 Policy = Literal["absolute", "relative", "one-sided"]
 POLICIES: tuple[Policy, ...] = ("absolute", "relative", "one-sided")
 ALPHA = 0.05
@@ -46,6 +48,13 @@ class Aggregate(BaseModel):
     min: float
     max: float
     p_value: float | None = None
+
+
+def checked_tolerance(tolerance: float) -> float:
+    """NaN would make every comparison false, and so every run pass; infinity would pass anything."""
+    if not tolerance >= 0 or tolerance == math.inf:
+        raise BadInput(f"tolerance must be a finite number >= 0, got {tolerance}")
+    return tolerance
 
 
 def allowed_deviation(reference: float, tolerance: float, policy: Policy) -> float:

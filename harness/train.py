@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness import environment, logs, record, spec
+from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
 from harness.errors import BadInput, InfrastructureError, Interrupted
 from harness.job import Job, JobRequest, Platform, build_job, mmdet_tools_dir
@@ -34,10 +34,6 @@ class TrainOptions:
     work_dir: Path | None = None
     platform: Platform | None = None
     verbose: bool = False
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
 
 
 def train(options: TrainOptions, console: Console) -> RunRecord:
@@ -73,7 +69,7 @@ def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
     if bench.synthetic is None:
         raise BadInput(f"benchmark {bench.name!r} needs --data PATH (a COCO 2017 directory)")
     params = SynthParams(**bench.synthetic.model_dump())
-    path = cache_dir() / "datasets" / f"synth-v1-{params.train}-{params.val}-{params.seed}-{params.image_size}"
+    path = default_cache() / "datasets" / f"synth-v1-{params.train}-{params.val}-{params.seed}-{params.image_size}"
     if not path.exists():
         console.print(f"[bold]dataset[/] generating synthetic COCO data in {path}", highlight=False)
         write_synthetic(path, params)

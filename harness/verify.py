@@ -168,9 +168,7 @@ def judge(targets: Target | list[Target], reference_name: str | None = None, tol
           policy_name: Policy | None = None) -> Judgement:
     targets = targets if isinstance(targets, list) else [targets]
     ref = targets[0].benchmark.reference(reference_name)
-    tol = ref.tolerance if tolerance is None else tolerance
-    if not tol >= 0 or tol == float("inf"):  # also refuses NaN, which every comparison would let pass
-        raise BadInput(f"tolerance must be a finite number >= 0, got {tol}")
+    tol = policy.checked_tolerance(ref.tolerance if tolerance is None else tolerance)
     chosen = policy_name or ref.policy
     outcomes = [assess(t, ref) for t in targets]
     if len(outcomes) == 1:

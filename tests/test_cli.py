@@ -259,3 +259,9 @@ def test_runs_lists_results_including_unreadable_records(cli, smoke_run, session
         assert [r["run_id"] for r in listed] == [smoke_run.name] and listed[0]["final_metrics"]["bbox_mAP"] > 25
     finally:
         shutil.rmtree(broken)
+
+
+def test_compare_refuses_a_tolerance_that_is_not_a_finite_number(cli, smoke_run):
+    for bad in ("nan", "-1"):
+        result = cli("compare", smoke_run, smoke_run, "--tolerance", bad)
+        assert result.exit_code == 2 and "tolerance must be a finite number >= 0" in one_line_error(result)
