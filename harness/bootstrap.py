@@ -8,6 +8,10 @@ stack (configs/stack/README.md) is handled here, in order:
   3.    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set by the harness for every training process (harness.job);
   6.    torchvision is never installed (RepPoints does not need it; PyPI's build breaks CPU torch).
 The compiled mmcv wheel is cached outside the repository, keyed by mmcv, torch, Python and machine.
+
+--engine also prepares this machine for container builds: Debian's Docker engine, Compose v1 and
+debootstrap (installed with apt when missing, as root), and the cpu image's wheelhouse (torch's
+CPU wheel and the compiled mmcv) under the cache, where `harness build --platform cpu` looks.
 """
 
 from __future__ import annotations
@@ -114,7 +118,35 @@ def keep_in_cache(wheel: Path, cache: Path) -> None:
     print(f"cached the mmcv wheel in {folder}")
 
 
-def bootstrap(venv: Path, cache: Path, dev: bool) -> None:
+ENGINE_PACKAGES = {"dockerd": "docker.io", "docker-compose": "docker-compose", "debootstrap": "debootstrap"}
+
+
+def engine_packages() -> None:
+    """Debian's docker.io, docker-compose and debootstrap, for the ones whose command is missing."""
+    missing = sorted({package for command, package in ENGINE_PACKAGES.items() if not shutil.which(command)})
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise BootstrapError(f"install {' '.join(missing)} (Debian: apt-get install {' '.join(missing)}), then rerun")
+    run(["apt-get", "update", "-qq"])
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+def fill_wheelhouse(python: Path, cache: Path) -> Path:
+    """The cpu image's wheelhouse: the pinned torch wheel as pip resolves it here, and the cached mmcv."""
+    wheelhouse = cache / "wheelhouse" / "cpu"
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    if not list(wheelhouse.glob(f"torch-{pinned('torch')}*.whl")):
+        pip(python, "download", "--no-deps", "-d", str(wheelhouse), f"torch=={pinned('torch')}")
+    for wheel in wheel_cache_dir(cache, pinned("torch")).glob("mmcv-*.whl"):
+        if not (wheelhouse / wheel.name).exists():
+            shutil.copy2(wheel, wheelhouse / wheel.name)
+    print(f"cpu image wheelhouse: {wheelhouse}")
+    return wheelhouse
+
+
+def bootstrap(venv: Path, cache: Path, dev: bool, engine: bool = False) -> None:
     if sys.version_info[:2] != (3, 11):
         raise BootstrapError(f"Python 3.11 is required (mmcv 2.1.0 and the pinned wheels), this is {sys.version.split()[0]}")
     started = time.monotonic()
@@ -135,6 +167,11 @@ def bootstrap(venv: Path, cache: Path, dev: bool) -> None:
         run([str(python), "-c", CHECK_STACK])  # a wheel enters the cache only once it loads its ops
         if fresh:
             keep_in_cache(fresh, cache)
+        if engine:
+            if not list(wheel_cache_dir(cache, pinned("torch")).glob("mmcv-*.whl")):
+                keep_in_cache(build_mmcv_wheel(python, Path(staging)), cache)  # the venv's mmcv was not cached
+            engine_packages()
+            fill_wheelhouse(python, cache)
     print(f"bootstrap done in {time.monotonic() - started:.0f} s: {venv}/bin/harness is ready")
 
 
@@ -143,9 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv", help="virtual environment to create or update")
     parser.add_argument("--cache", type=Path, default=default_cache(), help="where the compiled mmcv wheel is kept")
     parser.add_argument("--dev", action="store_true", help="also install the test tools")
+    parser.add_argument("--engine", action="store_true",
+                        help="also install Docker, Compose v1 and debootstrap (apt) and fill the cpu image's wheelhouse")
     args = parser.parse_args(argv)
     try:
-        bootstrap(args.venv, args.cache, args.dev)
+        bootstrap(args.venv, args.cache, args.dev, args.engine)
     except BootstrapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

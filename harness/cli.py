@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from harness import dataset as dataset_check
+from harness import build as building, images as image_listing
 from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
@@ -179,6 +180,36 @@ def runs(
         console.print(f"no runs under {record.results_root()}/", highlight=False)
     else:
         console.print(report.runs_listing(found))
+
+
+@app.command()
+def build(
+    platform: Annotated[str, typer.Option(help=f"One of {', '.join(PLATFORMS)}.")] = "cpu",
+    base_image: Annotated[Optional[str], typer.Option(help="Base image; default: the platform's (configs/platforms/).")] = None,
+    wheelhouse: Annotated[Optional[Path], typer.Option(help="Folder with the wheels the platform needs (torch/mmcv).")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option(help="Extra tag for the image (repeatable).")] = None,
+    weights: Annotated[Optional[list[Path]], typer.Option(help="Checkpoint to pre-seed into the torch hub cache, "
+                                                                "e.g. resnet101-63fe2227.pth (repeatable).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every line of the build output.")] = False,
+):
+    """Build the platform's image from docker/ on the Docker engine, tagged by the hash of its content."""
+    options = building.BuildOptions(platform=platform, base_image=base_image, wheelhouse=wheelhouse,
+                                    tags=tuple(tag or ()), weights=tuple(weights or ()), no_cache=no_cache,
+                                    verbose=verbose)
+    console.print(image_listing.build_summary(building.build(options, console)), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def images(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False):
+    """List the images `harness build` made: platform, pinned versions, size and age."""
+    found = image_listing.built_images()
+    if as_json:
+        typer.echo(json.dumps([image_listing.to_json(i) for i in found], indent=2))
+    elif not found:
+        console.print("no images built by harness in this engine (run `harness build`)", highlight=False)
+    else:
+        console.print(image_listing.images_table(found))
 
 
 @app.command()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import subprocess
 from importlib import metadata
+from pathlib import Path
 
 import harness
 
@@ -27,3 +29,24 @@ def collect() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             facts[package] = "absent"
     return facts
+
+
+def source_revision(root: Path) -> str:
+    """The git commit the code comes from, with `-dirty` when the work tree has changes; `unknown` outside git."""
+    commit = _git(root, "rev-parse", "HEAD")
+    if not commit:
+        return "unknown"
+    return f"{commit}-dirty" if _git(root, "status", "--porcelain", "--untracked-files=no") else commit
+
+
+def source_location(root: Path) -> str:
+    """Where the code comes from: the git remote `origin` when there is one, else the checkout's path."""
+    return _git(root, "remote", "get-url", "origin") or root.resolve().as_uri()
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""

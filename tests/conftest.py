@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from engine import ensure_base_image, running_engine
+from harness.bootstrap import default_cache
 from harness.cli import app
+from harness.record import is_run_dir
+
+# The user's cache, read before the session points HARNESS_CACHE at a temporary one: the cpu image's
+# wheelhouse and the debootstrap tarball live there (filled by `python3 -m harness.bootstrap --engine`).
+USER_CACHE = default_cache()
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +53,7 @@ def smoke_run(session_env) -> Path:
     """The embedded default, exactly as README command 1 runs it: `harness train` with no arguments."""
     result = CliRunner().invoke(app, ["train"])
     assert result.exit_code == 0, result.output + result.stderr
-    runs = sorted((session_env / "results").iterdir())
+    runs = sorted(p for p in (session_env / "results").iterdir() if is_run_dir(p))
     assert len(runs) == 1
     return runs[0]
 
@@ -59,3 +66,21 @@ def smoke_log(smoke_run) -> Path:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def docker_host(session_env):
+    """A real engine (started here when none answers) with the offline Debian base image; DOCKER_HOST set."""
+    with running_engine() as host, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_HOST", host)
+        ensure_base_image(host, USER_CACHE)
+        yield host
+
+
+@pytest.fixture(scope="session")
+def cpu_image(docker_host, session_env) -> dict:
+    """The cpu image built by `harness build`, and its build record."""
+    result = CliRunner().invoke(app, ["build", "--platform", "cpu", "--wheelhouse", str(USER_CACHE / "wheelhouse" / "cpu")])
+    assert result.exit_code == 0, result.output + result.stderr
+    (build_record,) = (session_env / "results" / "images").glob("cpu-*.json")
+    return read_json(build_record) | {"output": result.stdout}

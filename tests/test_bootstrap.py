@@ -55,3 +55,10 @@ def test_a_wheel_enters_the_cache_atomically(tmp_path):
     bootstrap.keep_in_cache(wheel, tmp_path / "cache")
     (cached,) = bootstrap.wheel_cache_dir(tmp_path / "cache", "2.13.0").iterdir()
     assert cached.name == wheel.name and cached.read_bytes() == b"wheel"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (bootstrap.ROOT / "README.md").read_text()
+    command = readme.split("Set up and run the tests")[1].split("\n\n")[1].strip()
+    assert command.startswith("python3 -m harness.bootstrap")
+    assert command in (bootstrap.ROOT / ".ci" / "run").read_text().splitlines()
