@@ -38,7 +38,7 @@ COPY weights/ /opt/torch/hub/checkpoints/
 COPY pyproject.toml README.md /opt/harness/
 COPY configs/ /opt/harness/configs/
 COPY harness/ /opt/harness/harness/
+COPY docker/scripts/install-harness.sh /usr/local/bin/install-harness
 # pip check: every dependency pyproject.toml declares is in the image.
-RUN pip install --no-cache-dir --no-compile --no-deps --no-build-isolation --disable-pip-version-check -e /opt/harness \
- && pip check && harness --help > /dev/null
+RUN install-harness && pip check
 WORKDIR /work

@@ -27,6 +27,6 @@ COPY weights/ /opt/torch/hub/checkpoints/
 COPY pyproject.toml README.md /opt/harness/
 COPY configs/ /opt/harness/configs/
 COPY harness/ /opt/harness/harness/
-RUN pip install --no-cache-dir --no-compile --no-deps --no-build-isolation --disable-pip-version-check -e /opt/harness \
- && harness --help > /dev/null
+COPY docker/scripts/install-harness.sh /usr/local/bin/install-harness
+RUN install-harness
 WORKDIR /work

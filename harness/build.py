@@ -148,8 +148,7 @@ def build(options: BuildOptions, console: Console) -> BuildRecord:
                          labels=built.labels, build_args=build_plan.build_args, built_at=record.now(),
                          build_seconds=round(time.monotonic() - started, 1), size_bytes=built.size,
                          reused=existing is not None)
-    if not result.reused:
-        _write_build_record(result, build_plan)
+    _write_build_record(result, build_plan)
     return result
 
 
@@ -187,6 +186,8 @@ def _write_build_record(result: BuildRecord, build_plan: BuildPlan) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{build_plan.platform}-{build_plan.content_hash[:12]}"
     path, n = folder / f"{stem}.json", 1
+    if result.reused and path.exists():
+        return path  # the record of the build that made it stays
     while path.exists():  # a --no-cache rebuild of the same content: a new record beside the old one
         n += 1
         path = folder / f"{stem}-{n}.json"

@@ -16,10 +16,12 @@ from typer.exceptions import TyperException
 from harness import dataset as dataset_check
 from harness import build as building, images as image_listing
 from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
+from harness.docker_runtime import DockerOptions
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
 from harness.policy import POLICIES, checked_tolerance
 
+RUNTIMES = ("local", "docker")
 console = Console()
 err_console = Console(stderr=True)
 _state = {"debug": False}
@@ -70,13 +72,24 @@ def train(
     work_dir: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty); default results/<run-id>.")] = None,
     platform: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PLATFORMS)}; default: detected.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print every line of the training log.")] = False,
+    runtime: Annotated[str, typer.Option(help="local (this Python environment) or docker (the platform's image).")] = "local",
+    image: Annotated[Optional[str], typer.Option(help="docker: image to run; default harness-<platform>:latest.")] = None,
+    shm_size: Annotated[str, typer.Option(help="docker: shared memory for the data loader workers.")] = "2g",
+    ipc_host: Annotated[bool, typer.Option("--ipc-host", help="docker: share the host's IPC namespace instead.")] = False,
+    gpu_ids: Annotated[Optional[str], typer.Option(help="docker: explicit GPU ids, e.g. 0,1,2,3 (as many as --gpus).")] = None,
+    privileged: Annotated[bool, typer.Option("--privileged", help="docker: run the container privileged (never by default).")] = False,
 ):
     """Train a benchmark and store everything under results/<run-id>/."""
     if platform is not None and platform not in PLATFORMS:
         raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
+    if runtime not in RUNTIMES:
+        raise typer.BadParameter(f"unknown runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    docker = DockerOptions(image=image, shm_size=shm_size, ipc_host=ipc_host, privileged=privileged,
+                           gpu_ids=tuple(gpu_ids.split(",")) if gpu_ids else None)
     options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs,
-                                    work_dir=work_dir, platform=platform, verbose=verbose)
+                                    work_dir=work_dir, platform=platform, verbose=verbose, runtime=runtime,
+                                    docker=docker)
     console.print(report.run_summary(training.train(options, console)), highlight=False, soft_wrap=True)
 
 

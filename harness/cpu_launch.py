@@ -2,6 +2,9 @@
 
 mmengine's pytorch launcher calls torch.cuda.set_device(local_rank) unconditionally, which a
 CPU build of torch rejects. With no GPU there is no device to select, so the call becomes a no-op.
+After training the process group is destroyed before the interpreter exits: left to exit-time
+teardown, gloo's threads sometimes abort the process ("terminate called without an active
+exception", SIGABRT) after a run that had finished, which turns a good run into a failed one.
 Usage: python -m torch.distributed.run ... -m harness.cpu_launch TRAIN_PY [train.py args]
 """
 
@@ -17,6 +20,8 @@ def main() -> None:
     script, *args = sys.argv[1:]
     sys.argv = [script, *args]
     runpy.run_path(script, run_name="__main__")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

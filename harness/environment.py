@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import socket
 import subprocess
 from importlib import metadata
@@ -50,3 +51,18 @@ def _git(root: Path, *args: str) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
+
+
+GPU_TOOLS = {"cuda": "nvidia-smi", "ixuca": "ixsmi"}  # ixsmi is the vendor's nvidia-smi
+
+
+def gpu_inventory(platform_name: str) -> list[str] | None:
+    """One line per GPU the vendor's tool lists (`-L`), or None when it cannot be known here."""
+    tool = GPU_TOOLS.get(platform_name)
+    if tool is None or not shutil.which(tool):
+        return None
+    try:
+        done = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return [line.strip() for line in done.stdout.splitlines() if line.startswith("GPU ")] if done.returncode == 0 else None

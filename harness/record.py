@@ -33,7 +33,9 @@ class RunRecord(BaseModel):
     finished: str | None = None
     exit_code: int | None = None
     error: str | None = None
-    runtime: Literal["local"] = "local"
+    runtime: Literal["local", "docker"] = "local"
+    image: dict | None = None  # docker runtime: reference, id, tags, labels
+    container: dict | None = None  # docker runtime: name, user, shared memory, GPU requests, mounts
     platform: str
     gpus: int
     seed: int
@@ -66,6 +68,14 @@ def new_run_dir(root: Path, benchmark: str) -> Path:
         except FileExistsError:
             continue
     raise BadInput(f"cannot claim a new run directory under {root}")
+
+
+def writable(root: Path) -> bool:
+    """Whether runs can be created under root (the nearest existing ancestor decides for a new one)."""
+    existing = root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
 
 
 def claim_run_dir(path: Path) -> Path:

@@ -91,10 +91,13 @@ class Benchmark(Frozen):
 
     @property
     def config_path(self) -> str:
-        """`mmdet::...` stays as mmengine resolves it; anything else is relative to configs/."""
+        return self.config_path_in(CONFIGS_DIR.resolve())
+
+    def config_path_in(self, configs_dir: Path) -> str:
+        """`mmdet::...` stays as mmengine resolves it; anything else is relative to configs/ (wherever mounted)."""
         if self.mmdet_config.startswith("mmdet::"):
             return self.mmdet_config
-        return str((CONFIGS_DIR / self.mmdet_config).resolve())
+        return str(configs_dir / self.mmdet_config)
 
     def reference(self, name: str | None = None) -> Reference:
         wanted = name or self.default_reference

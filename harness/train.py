@@ -7,13 +7,15 @@ import shlex
 import sys
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 
-from harness import environment, logs, record, spec
+from harness import docker_runtime, environment, logs, record, spec
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
+from harness.docker_runtime import DockerOptions
 from harness.errors import BadInput, InfrastructureError, Interrupted
 from harness.job import Job, JobRequest, Platform, build_job, mmdet_tools_dir
 from harness.progress import TrainingView
@@ -34,21 +36,46 @@ class TrainOptions:
     work_dir: Path | None = None
     platform: Platform | None = None
     verbose: bool = False
+    runtime: str = "local"
+    docker: DockerOptions = DockerOptions()
 
 
 def train(options: TrainOptions, console: Console) -> RunRecord:
     """Everything the user can get wrong is checked before the run directory is created."""
     request = _request(options, console)
-    tools = mmdet_tools_dir()
-    run_dir = record.claim_run_dir(options.work_dir) if options.work_dir else record.new_run_dir(
-        record.results_root(), request.benchmark.name)
-    run_dir = run_dir.resolve()  # the job runs with the run directory as its working directory
-    job = build_job(request, sys.executable, tools, run_dir / "config.py", run_dir / "work_dir")
+    root = record.results_root()
+    if options.work_dir is None and not record.writable(root):
+        raise BadInput(f"results directory {root} is not writable (HARNESS_RESULTS moves it)")
+    run_dir = _run_dir(options, root, request.benchmark.name)
+    try:
+        job, runner, facts = _runtime(options, request, run_dir)
+    except BaseException:
+        if options.work_dir is None:
+            run_dir.rmdir()  # nothing was written yet: leave no empty run behind
+        raise
     (run_dir / "config.py").write_text(job.config_text)
-    started = _initial_record(run_dir, request, job, synthetic=options.data is None)
+    started = _initial_record(run_dir, request, job, options.data is None).model_copy(update=facts)
     record.write_record(run_dir, started)
     console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
-    return _execute(run_dir, job, started, console, options.verbose)
+    return _execute(run_dir, runner, started, console, options.verbose)
+
+
+def _run_dir(options: TrainOptions, root: Path, benchmark: str) -> Path:
+    try:
+        run_dir = record.claim_run_dir(options.work_dir) if options.work_dir else record.new_run_dir(root, benchmark)
+    except OSError as exc:
+        raise BadInput(f"cannot create the run directory under {options.work_dir or root}: {exc.strerror}") from exc
+    return run_dir.resolve()  # the job runs with the run directory as its working directory
+
+
+def _runtime(options: TrainOptions, request: JobRequest, run_dir: Path):
+    """The job, a function that runs it (console log, line callback -> exit code, cause) and record facts."""
+    if options.runtime == "docker":
+        prepared = docker_runtime.prepare(request, run_dir.name, run_dir, options.docker)
+        return prepared.job, partial(docker_runtime.run, prepared), {"runtime": "docker",
+                                                                     **docker_runtime.record_facts(prepared)}
+    job = build_job(request, sys.executable, mmdet_tools_dir(), run_dir / "config.py", run_dir / "work_dir")
+    return job, lambda console_log, on_line: (local.run(job, run_dir, console_log, on_line), None), {}
 
 
 def _request(options: TrainOptions, console: Console) -> JobRequest:
@@ -82,20 +109,31 @@ def _initial_record(run_dir: Path, request: JobRequest, job: Job, synthetic: boo
         platform=request.platform, gpus=request.gpus, seed=request.seed, epochs=request.epochs,
         total_batch=job.total_batch, data_root=str(request.data_root),
         synthetic_data=synthetic,
-        command=job.argv, environment=environment.collect(),
+        command=job.argv, environment=_environment(request),
     )
 
 
-def _execute(run_dir: Path, job: Job, started: RunRecord, console: Console, verbose: bool) -> RunRecord:
+def _environment(request: JobRequest) -> dict[str, str]:
+    facts = environment.collect()
+    inventory = environment.gpu_inventory(request.platform)
+    if inventory:
+        facts["gpus"] = " | ".join(inventory)
+    return facts
+
+
+def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbose: bool) -> RunRecord:
     console_log = run_dir / started.console_log
     try:
         with TrainingView(console, started.epochs, verbose) as view:
-            code = local.run(job, run_dir, console_log, view.feed)
+            code, cause = runner(console_log, view.feed)
     except Interrupted:
         _finish(run_dir, started, "interrupted", None, "interrupted by the user")
         raise
+    except InfrastructureError as exc:
+        _finish(run_dir, started, "failed", None, str(exc))
+        raise
     if code != 0:
-        reason = f"training exited with code {code}: {_last_exception(console_log)}"
+        reason = f"training exited with code {code}: {cause or _last_exception(console_log)}"
         _finish(run_dir, started, "failed", code, reason)
         raise InfrastructureError(f"{reason} (full output: {console_log})")
     return _finish(run_dir, started, "succeeded", code, None)

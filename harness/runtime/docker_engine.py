@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+import signal
 from datetime import datetime
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import DeviceRequest, Mount
 from pydantic import BaseModel, ConfigDict
 from requests.exceptions import RequestException
 
-from harness.errors import InfrastructureError
+from harness.container import ContainerSpec
+from harness.errors import InfrastructureError, Interrupted
 
 PLATFORM_LABEL = "io.harness.platform"
 PING_TIMEOUT = 10
+RUN_LABEL = "io.harness.run-id"
+GRACE_SECONDS = 30
 
 
 class ImageInfo(BaseModel):
@@ -77,6 +82,89 @@ def harness_images(client: docker.DockerClient) -> list[ImageInfo]:
     except (APIError, RequestException) as exc:
         raise InfrastructureError(f"the Docker engine failed to list images: {_first_line(exc)}") from exc
     return sorted((_info(i) for i in found), key=lambda info: info.created, reverse=True)
+
+
+class ContainerExit(BaseModel):
+    """How a container ended, as the engine reports it."""
+
+    model_config = ConfigDict(frozen=True)
+    status_code: int
+    oom_killed: bool = False
+    error: str | None = None
+
+
+def runtimes(client: docker.DockerClient) -> list[str]:
+    try:
+        return sorted((client.info().get("Runtimes") or {}).keys())
+    except (APIError, RequestException) as exc:
+        raise InfrastructureError(f"the Docker engine failed to describe itself: {_first_line(exc)}") from exc
+
+
+def run_container(client: docker.DockerClient, spec: ContainerSpec, on_output: Callable[[str], None]) -> ContainerExit:
+    """Create, start and follow a container to its end; it is removed whatever happens (Ctrl-C included)."""
+    container = create_container(client, spec)
+    try:
+        container.start()
+        _follow(container, on_output)
+        status = container.wait()
+        container.reload()
+        return ContainerExit(status_code=status.get("StatusCode", -1), oom_killed=container.attrs["State"]["OOMKilled"],
+                             error=(status.get("Error") or {}).get("Message") or None)
+    except KeyboardInterrupt:
+        _interrupt(container)
+        raise Interrupted("interrupted; the container was stopped and removed") from None
+    except (APIError, RequestException) as exc:
+        raise InfrastructureError(f"lost the Docker engine mid-run ({_first_line(exc)}); if container {spec.name} "
+                                  f"is still there once the engine is back: docker rm -f {spec.name}") from exc
+    finally:
+        _remove(container)
+
+
+def create_container(client: docker.DockerClient, spec: ContainerSpec):
+    try:
+        return client.containers.create(
+            spec.image, spec.command, environment=spec.environment, user=spec.user, working_dir=spec.working_dir,
+            mounts=[Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in spec.mounts],
+            shm_size=spec.shm_size, ipc_mode=spec.ipc_mode, runtime=spec.runtime, devices=spec.devices or None,
+            device_requests=[DeviceRequest(**r.model_dump()) for r in spec.device_requests] or None,
+            privileged=spec.privileged, labels=spec.labels, name=spec.name, detach=True)
+    except ImageNotFound as exc:
+        raise InfrastructureError(f"image {spec.image} does not exist in the engine") from exc
+    except (APIError, RequestException) as exc:
+        raise InfrastructureError(f"the Docker engine refused the container: {_first_line(exc)}") from exc
+
+
+def _follow(container, on_output: Callable[[str], None]) -> None:
+    pending = b""
+    for chunk in container.logs(stream=True, follow=True):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            on_output(line.decode(errors="replace") + "\n")
+    if pending:
+        on_output(pending.decode(errors="replace") + "\n")
+
+
+def _interrupt(container) -> None:
+    """SIGINT to the container's main process (as Ctrl-C would), then SIGKILL after a grace period."""
+    try:
+        container.kill(signal=int(signal.SIGINT))
+        container.wait(timeout=GRACE_SECONDS)
+    except Exception:  # already gone, or deaf to SIGINT: the forced removal below ends it
+        pass
+
+
+def _remove(container) -> None:
+    """Best effort: when the engine itself is gone, the error already raised names the container."""
+    try:
+        container.remove(force=True)
+    except (NotFound, APIError, RequestException):
+        pass
+
+
+def leftover_containers(client: docker.DockerClient) -> list[str]:
+    """Containers of harness runs still in the engine (there should be none)."""
+    return [c.name for c in client.containers.list(all=True, filters={"label": RUN_LABEL})]
 
 
 def _info(found) -> ImageInfo:

@@ -1,0 +1,110 @@
+"""What a training container is given: image, command, mounts, user, shared memory and GPUs, per platform.
+
+Pure: the host facts it needs (the engine's runtimes, device nodes, the invoking user) are arguments,
+so the exact requests built for NVIDIA and Iluvatar GPUs are testable on a machine without either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.errors import BadInput
+from harness.job import TRAINING_ENV, Platform
+
+DATA_MOUNT = "/data/coco"  # the dataset, read-only, at the same path for every run
+RUN_MOUNT = "/work/run"  # the run directory, read-write
+CONFIGS_MOUNT = "/work/configs"  # the host's configs/ (benchmarks and mmdet configs), read-only
+MMDET_TOOLS = "/opt/mmdet-tools"  # a link the images make to mmdet's tools/ (wherever pip put mmdet)
+ILUVATAR_RUNTIME = "iluvatar"
+ILUVATAR_HOST_MOUNTS = ("/usr/src", "/lib/modules")  # the vendor's driver sources and modules, read-only
+CONTAINER_ENV = {**TRAINING_ENV, "HOME": "/tmp", "HARNESS_CACHE": "/tmp/harness-cache", "MPLCONFIGDIR": "/tmp"}
+
+
+class Mount(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    source: str
+    target: str
+    read_only: bool
+
+
+class DeviceRequest(BaseModel):
+    """docker's DeviceRequest (`--gpus`): a count or explicit ids for one driver."""
+
+    model_config = ConfigDict(frozen=True)
+    driver: str
+    count: int = 0
+    device_ids: list[str] = []
+    capabilities: list[list[str]] = []
+
+
+class ContainerSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    image: str
+    command: list[str]
+    environment: dict[str, str]
+    mounts: list[Mount]
+    user: str
+    working_dir: str = RUN_MOUNT
+    shm_size: str | None = None
+    ipc_mode: str | None = None
+    device_requests: list[DeviceRequest] = []
+    runtime: str | None = None
+    devices: list[str] = []
+    privileged: bool = False
+    labels: dict[str, str] = {}
+
+
+class HostFacts(BaseModel):
+    """What the host offers containers: the engine's runtimes and the Iluvatar device nodes."""
+
+    model_config = ConfigDict(frozen=True)
+    runtimes: list[str] = []
+    iluvatar_devices: list[str] = []
+    uid: int
+    gid: int
+
+
+class GpuOptions(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    platform: Platform
+    gpus: int
+    gpu_ids: list[str] | None = None
+    privileged: bool = False
+
+
+def gpu_access(options: GpuOptions, host: HostFacts) -> dict:
+    """The ContainerSpec fields that give the container its GPUs, and nothing more by default."""
+    ids = options.gpu_ids or [str(i) for i in range(options.gpus)]
+    if options.gpu_ids is not None and len(options.gpu_ids) != options.gpus:
+        raise BadInput(f"--gpu-ids names {len(options.gpu_ids)} GPUs but --gpus is {options.gpus}")
+    if options.platform == "cuda":
+        request = DeviceRequest(driver="nvidia", capabilities=[["gpu"]],
+                                **({"device_ids": ids} if options.gpu_ids else {"count": options.gpus}))
+        return {"device_requests": [request], "privileged": options.privileged}
+    if options.platform == "ixuca":
+        env = {"IX_VISIBLE_DEVICES": ",".join(ids)}
+        if ILUVATAR_RUNTIME in host.runtimes:
+            return {"runtime": ILUVATAR_RUNTIME, "environment": env, "privileged": options.privileged}
+        if not host.iluvatar_devices and not options.privileged:
+            raise BadInput("no Iluvatar runtime in the engine and no /dev/iluvatar* device nodes on this host; "
+                           "install the vendor's container runtime, or pass --privileged")
+        return {"devices": [f"{node}:{node}:rwm" for node in host.iluvatar_devices], "environment": env,
+                "mounts": [Mount(source=p, target=p, read_only=True) for p in ILUVATAR_HOST_MOUNTS],
+                "privileged": options.privileged}
+    return {"privileged": options.privileged}
+
+
+def container_spec(name: str, image: str, command: list[str], data_root: Path, run_dir: Path, configs_dir: Path,
+                   options: GpuOptions,
+                   host: HostFacts, shm_size: str | None, ipc_host: bool, labels: dict[str, str]) -> ContainerSpec:
+    access = gpu_access(options, host)
+    mounts = [Mount(source=str(data_root), target=DATA_MOUNT, read_only=True),
+              Mount(source=str(run_dir), target=RUN_MOUNT, read_only=False),
+              Mount(source=str(configs_dir), target=CONFIGS_MOUNT, read_only=True), *access.pop("mounts", [])]
+    environment = {**CONTAINER_ENV, **access.pop("environment", {})}
+    return ContainerSpec(name=name, image=image, command=command, environment=environment, mounts=mounts,
+                         user=f"{host.uid}:{host.gid}", shm_size=None if ipc_host else shm_size,
+                         ipc_mode="host" if ipc_host else None, labels=labels, **access)

@@ -1,0 +1,94 @@
+"""`harness train --runtime docker`: the same job, inside the platform's image, through the Docker engine."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from harness import environment
+from harness.container import CONFIGS_MOUNT, DATA_MOUNT, MMDET_TOOLS, RUN_MOUNT, ContainerSpec, GpuOptions, HostFacts, container_spec
+from harness.errors import BadInput
+from harness.job import Job, JobRequest, build_job
+from harness.platforms import load_platform
+from harness.runtime import docker_engine
+from harness.runtime.docker_engine import ContainerExit, ImageInfo
+from harness.spec import CONFIGS_DIR
+
+
+@dataclass(frozen=True)
+class DockerOptions:
+    image: str | None = None
+    shm_size: str = "2g"
+    ipc_host: bool = False
+    gpu_ids: tuple[str, ...] | None = None
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    job: Job
+    spec: ContainerSpec
+    image: ImageInfo
+    reference: str
+
+
+def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOptions) -> Prepared:
+    """Engine, image and GPU access are checked here, before the run directory holds anything."""
+    visible = environment.gpu_inventory(request.platform)
+    if visible is not None and request.gpus > len(visible):
+        raise BadInput(f"--gpus {request.gpus} but this host shows {len(visible)} {request.platform} GPUs")
+    client = docker_engine.connect()
+    reference = options.image or f"{load_platform(request.platform).image}:latest"
+    image = docker_engine.image(client, reference)
+    if image is None:
+        raise BadInput(f"image {reference} does not exist in the engine (run `harness build --platform "
+                       f"{request.platform}`)")
+    inside = request.model_copy(update={"data_root": Path(DATA_MOUNT), "configs_dir": Path(CONFIGS_MOUNT)})
+    job = build_job(inside, "python3", Path(MMDET_TOOLS), Path(RUN_MOUNT) / "config.py", Path(RUN_MOUNT) / "work_dir")
+    gpus = GpuOptions(platform=request.platform, gpus=request.gpus,
+                      gpu_ids=list(options.gpu_ids) if options.gpu_ids else None, privileged=options.privileged)
+    host = HostFacts(runtimes=docker_engine.runtimes(client), iluvatar_devices=sorted(glob.glob("/dev/iluvatar*")),
+                     uid=os.getuid(), gid=os.getgid())
+    spec = container_spec(f"harness-{run_id}", image.id, job.argv, request.data_root, run_dir,
+                          CONFIGS_DIR.resolve(), gpus, host,
+                          options.shm_size, options.ipc_host, {docker_engine.RUN_LABEL: run_id})
+    return Prepared(job=job, spec=spec, image=image, reference=reference)
+
+
+def run(prepared: Prepared, console_log: Path, on_line: Callable[[str], None]) -> tuple[int, str | None]:
+    """Exit code and, when the engine knows better than the log, the cause (memory, signal)."""
+    with console_log.open("w") as log:
+        def both(line: str) -> None:
+            log.write(line)
+            on_line(line)
+        ended = docker_engine.run_container(docker_engine.connect(), prepared.spec, both)
+    return ended.status_code, cause(ended)
+
+
+def cause(ended: ContainerExit) -> str | None:
+    if ended.oom_killed:
+        return "killed for lack of memory (the engine's OOM flag is set; raise the memory limit or lower the batch)"
+    if ended.status_code > 128:
+        try:
+            name = signal.Signals(ended.status_code - 128).name
+        except ValueError:
+            name = f"signal {ended.status_code - 128}"
+        return f"the container was killed by {name}"
+    return ended.error
+
+
+def record_facts(prepared: Prepared) -> dict:
+    """What the run record keeps about the image and the container."""
+    spec = prepared.spec
+    return {
+        "image": {"reference": prepared.reference, "id": prepared.image.id, "tags": prepared.image.tags,
+                  "labels": prepared.image.labels},
+        "container": {"name": spec.name, "user": spec.user, "shm_size": spec.shm_size, "ipc_mode": spec.ipc_mode,
+                      "runtime": spec.runtime, "privileged": spec.privileged,
+                      "device_requests": [r.model_dump() for r in spec.device_requests], "devices": spec.devices,
+                      "mounts": [m.model_dump() for m in spec.mounts]},
+    }
