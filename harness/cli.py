@@ -14,11 +14,12 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from harness import dataset as dataset_check
-from harness import build as building, images as image_listing
+from harness import build as building, doctor as doctoring, images as image_listing
 from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
 from harness.docker_runtime import DockerOptions
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
+from harness.runtime.local import detect_platform
 from harness.policy import POLICIES, checked_tolerance
 
 RUNTIMES = ("local", "docker")
@@ -62,35 +63,84 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks i
     _state["debug"] = debug
 
 
+BenchmarkOption = Annotated[str, typer.Option(help="Benchmark spec name (configs/benchmarks/NAME.toml).")]
+DataOption = Annotated[Optional[Path], typer.Option(help="COCO 2017 directory; default: the benchmark's synthetic data.")]
+GpusOption = Annotated[int, typer.Option(help="Processes, one per GPU (CPU processes on the cpu platform).")]
+WorkDirOption = Annotated[Optional[Path], typer.Option(help="Run directory (new or empty); default results/<run-id>.")]
+PlatformOption = Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PLATFORMS)}; default: detected.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Also print every line of the job's log.")]
+RuntimeOption = Annotated[str, typer.Option(help="local (this Python environment) or docker (the platform's image).")]
+ImageOption = Annotated[Optional[str], typer.Option(help="docker: image to run; default harness-<platform>:latest.")]
+ShmOption = Annotated[str, typer.Option(help="docker: shared memory for the data loader workers.")]
+IpcHostOption = Annotated[bool, typer.Option("--ipc-host", help="docker: share the host's IPC namespace instead.")]
+GpuIdsOption = Annotated[Optional[str], typer.Option(help="docker: explicit GPU ids, e.g. 0,1,2,3 (as many as --gpus).")]
+PrivilegedOption = Annotated[bool, typer.Option("--privileged", help="docker: run the container privileged (never by default).")]
+
+
 @app.command()
 def train(
-    benchmark: Annotated[str, typer.Option(help="Benchmark spec name (configs/benchmarks/NAME.toml).")] = "smoke",
-    data: Annotated[Optional[Path], typer.Option(help="COCO 2017 directory; default: the benchmark's synthetic data.")] = None,
-    gpus: Annotated[int, typer.Option(help="Processes, one per GPU (CPU processes on the cpu platform).")] = 1,
+    benchmark: BenchmarkOption = "smoke",
+    data: DataOption = None,
+    gpus: GpusOption = 1,
     seed: Annotated[int, typer.Option(help="randomness.seed for mmengine.")] = 0,
     epochs: Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")] = None,
-    work_dir: Annotated[Optional[Path], typer.Option(help="Run directory (new or empty); default results/<run-id>.")] = None,
-    platform: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PLATFORMS)}; default: detected.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also print every line of the training log.")] = False,
-    runtime: Annotated[str, typer.Option(help="local (this Python environment) or docker (the platform's image).")] = "local",
-    image: Annotated[Optional[str], typer.Option(help="docker: image to run; default harness-<platform>:latest.")] = None,
-    shm_size: Annotated[str, typer.Option(help="docker: shared memory for the data loader workers.")] = "2g",
-    ipc_host: Annotated[bool, typer.Option("--ipc-host", help="docker: share the host's IPC namespace instead.")] = False,
-    gpu_ids: Annotated[Optional[str], typer.Option(help="docker: explicit GPU ids, e.g. 0,1,2,3 (as many as --gpus).")] = None,
-    privileged: Annotated[bool, typer.Option("--privileged", help="docker: run the container privileged (never by default).")] = False,
+    work_dir: WorkDirOption = None,
+    platform: PlatformOption = None,
+    verbose: VerboseOption = False,
+    runtime: RuntimeOption = "local",
+    image: ImageOption = None,
+    shm_size: ShmOption = "2g",
+    ipc_host: IpcHostOption = False,
+    gpu_ids: GpuIdsOption = None,
+    privileged: PrivilegedOption = False,
 ):
     """Train a benchmark and store everything under results/<run-id>/."""
+    docker = _docker_options(platform, runtime, image, shm_size, ipc_host, gpu_ids, privileged)
+    options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs,
+                                    work_dir=work_dir, platform=platform, verbose=verbose, runtime=runtime,
+                                    docker=docker)
+    console.print(report.run_summary(training.train(options, console)), highlight=False, soft_wrap=True)
+
+
+@app.command("eval")
+def eval_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint to test (an mmengine .pth).")],
+    benchmark: BenchmarkOption = "smoke",
+    data: DataOption = None,
+    gpus: GpusOption = 1,
+    work_dir: WorkDirOption = None,
+    platform: PlatformOption = None,
+    verbose: VerboseOption = False,
+    runtime: RuntimeOption = "local",
+    image: ImageOption = None,
+    shm_size: ShmOption = "2g",
+    ipc_host: IpcHostOption = False,
+    gpu_ids: GpuIdsOption = None,
+    privileged: PrivilegedOption = False,
+):
+    """Test a checkpoint on the benchmark's validation set and judge its bbox mAP; the exit code is the verdict.
+
+    The run is stored like a training run (results/<run-id>-eval/, kind "eval"); `harness verify` reads it too."""
+    docker = _docker_options(platform, runtime, image, shm_size, ipc_host, gpu_ids, privileged)
+    options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, work_dir=work_dir, platform=platform,
+                                    verbose=verbose, runtime=runtime, docker=docker, checkpoint=checkpoint)
+    run = training.train(options, console)
+    result = verification.judge(verification.load_target(record.resolve_run(Path(run.run_id)), None))
+    for renderable in report.verdict_renderables(result):
+        console.print(renderable)
+    if result.exit_code != 0:
+        err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _docker_options(platform, runtime, image, shm_size, ipc_host, gpu_ids, privileged) -> DockerOptions:
     if platform is not None and platform not in PLATFORMS:
         raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
     if runtime not in RUNTIMES:
         raise typer.BadParameter(f"unknown runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    docker = DockerOptions(image=image, shm_size=shm_size, ipc_host=ipc_host, privileged=privileged,
-                           gpu_ids=tuple(gpu_ids.split(",")) if gpu_ids else None)
-    options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs,
-                                    work_dir=work_dir, platform=platform, verbose=verbose, runtime=runtime,
-                                    docker=docker)
-    console.print(report.run_summary(training.train(options, console)), highlight=False, soft_wrap=True)
+    return DockerOptions(image=image, shm_size=shm_size, ipc_host=ipc_host, privileged=privileged,
+                         gpu_ids=tuple(gpu_ids.split(",")) if gpu_ids else None)
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -223,6 +273,27 @@ def images(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON li
         console.print("no images built by harness in this engine (run `harness build`)", highlight=False)
     else:
         console.print(image_listing.images_table(found))
+
+
+@app.command()
+def doctor(
+    platform: Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PLATFORMS)}; default: detected.")] = None,
+    gpus: Annotated[int, typer.Option(min=1, help="GPUs the run will ask for.")] = 1,
+    data: Annotated[Optional[Path], typer.Option(help="COCO 2017 directory the run will use.")] = None,
+    min_free_gb: Annotated[float, typer.Option(help="Free disk needed under results/, GiB.")] = 10.0,
+):
+    """Check what a containerized run needs: engine, image, GPUs through the engine, dataset, disk, shared memory.
+
+    Exit code 0 when every check is ok, 3 when one fails."""
+    if platform is not None and platform not in PLATFORMS:
+        raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
+    checks = doctoring.diagnose(doctoring.DoctorOptions(platform=platform or detect_platform(), gpus=gpus, data=data,
+                                                         min_free_gb=min_free_gb))
+    console.print(doctoring.table(checks))
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        err_console.print(f"error: not ready: {', '.join(failed)}", markup=False, highlight=False)
+        raise typer.Exit(int(ExitCode.INFRASTRUCTURE))
 
 
 @app.command()

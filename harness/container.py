@@ -16,6 +16,7 @@ from harness.job import TRAINING_ENV, Platform
 DATA_MOUNT = "/data/coco"  # the dataset, read-only, at the same path for every run
 RUN_MOUNT = "/work/run"  # the run directory, read-write
 CONFIGS_MOUNT = "/work/configs"  # the host's configs/ (benchmarks and mmdet configs), read-only
+CHECKPOINT_MOUNT = "/work/checkpoint"  # `harness eval`: the checkpoint's folder, read-only
 MMDET_TOOLS = "/opt/mmdet-tools"  # a link the images make to mmdet's tools/ (wherever pip put mmdet)
 ILUVATAR_RUNTIME = "iluvatar"
 ILUVATAR_HOST_MOUNTS = ("/usr/src", "/lib/modules")  # the vendor's driver sources and modules, read-only
@@ -99,12 +100,22 @@ def gpu_access(options: GpuOptions, host: HostFacts) -> dict:
 
 def container_spec(name: str, image: str, command: list[str], data_root: Path, run_dir: Path, configs_dir: Path,
                    options: GpuOptions,
-                   host: HostFacts, shm_size: str | None, ipc_host: bool, labels: dict[str, str]) -> ContainerSpec:
+                   host: HostFacts, shm_size: str | None, ipc_host: bool, labels: dict[str, str],
+                   checkpoint_dir: Path | None = None) -> ContainerSpec:
     access = gpu_access(options, host)
     mounts = [Mount(source=str(data_root), target=DATA_MOUNT, read_only=True),
               Mount(source=str(run_dir), target=RUN_MOUNT, read_only=False),
               Mount(source=str(configs_dir), target=CONFIGS_MOUNT, read_only=True), *access.pop("mounts", [])]
+    if checkpoint_dir is not None:
+        mounts.append(Mount(source=str(checkpoint_dir), target=CHECKPOINT_MOUNT, read_only=True))
     environment = {**CONTAINER_ENV, **access.pop("environment", {})}
     return ContainerSpec(name=name, image=image, command=command, environment=environment, mounts=mounts,
                          user=f"{host.uid}:{host.gid}", shm_size=None if ipc_host else shm_size,
                          ipc_mode="host" if ipc_host else None, labels=labels, **access)
+
+
+def probe_spec(name: str, image: str, command: list[str], options: GpuOptions, host: HostFacts) -> ContainerSpec:
+    """A container with the same GPU access as a run and nothing else mounted (`harness doctor`)."""
+    access = gpu_access(options, host)
+    return ContainerSpec(name=name, image=image, command=command, environment=access.pop("environment", {}),
+                         mounts=access.pop("mounts", []), user=f"{host.uid}:{host.gid}", working_dir="/", **access)

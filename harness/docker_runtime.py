@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness import environment
-from harness.container import CONFIGS_MOUNT, DATA_MOUNT, MMDET_TOOLS, RUN_MOUNT, ContainerSpec, GpuOptions, HostFacts, container_spec
+from harness.container import CHECKPOINT_MOUNT, CONFIGS_MOUNT, DATA_MOUNT, MMDET_TOOLS, RUN_MOUNT, ContainerSpec, GpuOptions, HostFacts, container_spec
 from harness.errors import BadInput
 from harness.job import Job, JobRequest, build_job
 from harness.platforms import load_platform
@@ -47,7 +47,9 @@ def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOpti
     if image is None:
         raise BadInput(f"image {reference} does not exist in the engine (run `harness build --platform "
                        f"{request.platform}`)")
-    inside = request.model_copy(update={"data_root": Path(DATA_MOUNT), "configs_dir": Path(CONFIGS_MOUNT)})
+    inside = request.model_copy(update={
+        "data_root": Path(DATA_MOUNT), "configs_dir": Path(CONFIGS_MOUNT),
+        "checkpoint": Path(CHECKPOINT_MOUNT) / request.checkpoint.name if request.checkpoint else None})
     job = build_job(inside, "python3", Path(MMDET_TOOLS), Path(RUN_MOUNT) / "config.py", Path(RUN_MOUNT) / "work_dir")
     gpus = GpuOptions(platform=request.platform, gpus=request.gpus,
                       gpu_ids=list(options.gpu_ids) if options.gpu_ids else None, privileged=options.privileged)
@@ -55,7 +57,8 @@ def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOpti
                      uid=os.getuid(), gid=os.getgid())
     spec = container_spec(f"harness-{run_id}", image.id, job.argv, request.data_root, run_dir,
                           CONFIGS_DIR.resolve(), gpus, host,
-                          options.shm_size, options.ipc_host, {docker_engine.RUN_LABEL: run_id})
+                          options.shm_size, options.ipc_host, {docker_engine.RUN_LABEL: run_id},
+                          request.checkpoint.parent if request.checkpoint else None)
     return Prepared(job=job, spec=spec, image=image, reference=reference)
 
 

@@ -30,6 +30,7 @@ class JobRequest(BaseModel):
     seed: int
     epochs: int
     configs_dir: Path | None = None  # where the job sees configs/, when not here (inside a container)
+    checkpoint: Path | None = None  # set: test this checkpoint (tools/test.py) instead of training
 
 
 class Job(BaseModel):
@@ -62,8 +63,11 @@ def build_job(request: JobRequest, python: str, tools_dir: Path, config_file: Pa
 
 
 def train_argv(request: JobRequest, python: str, tools_dir: Path, config_file: Path, work_dir: Path) -> list[str]:
-    # --auto-scale-lr always: the LR then follows the total batch, as mmdet's linear scaling rule says.
-    train = [str(tools_dir / "train.py"), str(config_file), "--work-dir", str(work_dir), "--auto-scale-lr"]
+    if request.checkpoint is not None:
+        train = [str(tools_dir / "test.py"), str(config_file), str(request.checkpoint), "--work-dir", str(work_dir)]
+    else:
+        # --auto-scale-lr always: the LR then follows the total batch, as mmdet's linear scaling rule says.
+        train = [str(tools_dir / "train.py"), str(config_file), "--work-dir", str(work_dir), "--auto-scale-lr"]
     if request.gpus == 1:
         return [python, *train]
     launcher = [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(request.gpus)]

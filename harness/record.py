@@ -33,6 +33,8 @@ class RunRecord(BaseModel):
     finished: str | None = None
     exit_code: int | None = None
     error: str | None = None
+    kind: Literal["train", "eval"] = "train"
+    checkpoint: str | None = None  # eval: the checkpoint tested
     runtime: Literal["local", "docker"] = "local"
     image: dict | None = None  # docker runtime: reference, id, tags, labels
     container: dict | None = None  # docker runtime: name, user, shared memory, GPU requests, mounts
@@ -49,6 +51,7 @@ class RunRecord(BaseModel):
     console_log: str = "console.log"
     environment: dict[str, str]
     final_metrics: dict[str, float] | None = None  # AP points (0-100)
+    learning_rate: dict[str, float] | None = None  # base and effective LR after --auto-scale-lr, and the batches
     metrics_unit: str = "AP points (0-100)"
 
 

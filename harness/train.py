@@ -20,6 +20,7 @@ from harness.errors import BadInput, InfrastructureError, Interrupted
 from harness.job import Job, JobRequest, Platform, build_job, mmdet_tools_dir
 from harness.progress import TrainingView
 from harness.record import RunRecord
+from harness.scaling import learning_rate
 from harness.runtime import local
 from harness.synth import SynthParams, write_synthetic
 
@@ -38,6 +39,7 @@ class TrainOptions:
     verbose: bool = False
     runtime: str = "local"
     docker: DockerOptions = DockerOptions()
+    checkpoint: Path | None = None  # set: `harness eval`, a test of this checkpoint instead of training
 
 
 def train(options: TrainOptions, console: Console) -> RunRecord:
@@ -46,7 +48,7 @@ def train(options: TrainOptions, console: Console) -> RunRecord:
     root = record.results_root()
     if options.work_dir is None and not record.writable(root):
         raise BadInput(f"results directory {root} is not writable (HARNESS_RESULTS moves it)")
-    run_dir = _run_dir(options, root, request.benchmark.name)
+    run_dir = _run_dir(options, root, request.benchmark.name + ("-eval" if request.checkpoint else ""))
     try:
         job, runner, facts = _runtime(options, request, run_dir)
     except BaseException:
@@ -83,13 +85,16 @@ def _request(options: TrainOptions, console: Console) -> JobRequest:
         raise BadInput(f"--gpus must be at least 1, got {options.gpus}")
     if options.epochs is not None and options.epochs < 1:
         raise BadInput(f"--epochs must be at least 1, got {options.epochs}")
+    if options.checkpoint is not None and not options.checkpoint.is_file():
+        raise BadInput(f"checkpoint {options.checkpoint} does not exist or is not a file")
     bench = spec.benchmark(options.benchmark)
     data_root = options.data or _synthetic_data(bench, console)
     summary = check_dataset(data_root)
     counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
     console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
     return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=options.platform or local.detect_platform(),
-                      gpus=options.gpus, seed=options.seed, epochs=options.epochs or bench.schedule.epochs)
+                      gpus=options.gpus, seed=options.seed, epochs=options.epochs or bench.schedule.epochs,
+                      checkpoint=options.checkpoint.resolve() if options.checkpoint else None)
 
 
 def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
@@ -108,7 +113,8 @@ def _initial_record(run_dir: Path, request: JobRequest, job: Job, synthetic: boo
         run_id=run_dir.name, benchmark=request.benchmark.name, status="running", started=record.now(),
         platform=request.platform, gpus=request.gpus, seed=request.seed, epochs=request.epochs,
         total_batch=job.total_batch, data_root=str(request.data_root),
-        synthetic_data=synthetic,
+        synthetic_data=synthetic, kind="eval" if request.checkpoint else "train",
+        checkpoint=str(request.checkpoint) if request.checkpoint else None,
         command=job.argv, environment=_environment(request),
     )
 
@@ -147,6 +153,7 @@ def _finish(run_dir: Path, started: RunRecord, status: str, code: int | None, er
     done = started.model_copy(update={
         "status": status, "finished": record.now(), "exit_code": code, "error": error,
         "final_metrics": final.metrics if final and final.metrics else None,
+        "learning_rate": learning_rate(run_dir / started.console_log, run_dir / started.work_dir / "config.py"),
     })
     record.write_record(run_dir, done)
     return done

@@ -115,6 +115,8 @@ def test_smoke_in_the_cpu_image_with_two_processes_passes_verify(cli, docker_hos
     assert result.exit_code == 0, result.stdout + result.stderr
     run = read_json(session_env / "docker-smoke" / "run.json")
     assert run["runtime"] == "docker" and run["status"] == "succeeded" and run["total_batch"] == 16
+    assert run["learning_rate"] == {"base_lr": 0.01, "base_batch": 8, "total_batch": 16, "scale": 2.0,
+                                    "effective_lr": 0.02}
     assert run["image"]["id"] == cpu_image["image_id"] and run["image"]["labels"]["io.harness.platform"] == "cpu"
     assert run["container"]["user"] == f"{os.getuid()}:{os.getgid()}"
     assert "--nproc_per_node" in run["command"] and "/opt/mmdet-tools/train.py" in run["command"]

@@ -14,6 +14,7 @@ TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
 LOOP_LINE = re.compile(
     r"Epoch\((?P<mode>train|val)\)\s*\[(?P<epoch>\d{1,9})\]\[\s*(?P<iter>\d{1,12})/(?P<total>\d{1,12})\]")
 KEY_VALUE = re.compile(r"(?P<key>[A-Za-z_][\w/]*): (?P<value>-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))")
+TEST_LINE = re.compile(r"Epoch\(test\)\s*\[\s*\d{1,12}/\d{1,12}\]")  # tools/test.py: no epoch in the line
 ETA = re.compile(r"eta: (?P<eta>[^ ].*?)\s{2}")
 MAX_EPOCHS = re.compile(r"train_cfg\s*=\s*dict\([^)]*?max_epochs\s*=\s*(\d{1,9})\b")
 NON_FINITE_LOSS = re.compile(r"\bloss: (?:nan|-?inf)")
@@ -95,7 +96,7 @@ def _json_rows(path: Path) -> Iterable[dict]:
 
 def parse_text(path: Path) -> ParsedLog:
     evaluations: dict[int, Evaluation] = {}
-    steps, seen = StepCollector(), False
+    steps, seen, test = StepCollector(), False, None
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if "Epoch(train)" in line and LOOP_LINE.search(line):
@@ -105,9 +106,22 @@ def parse_text(path: Path) -> ParsedLog:
                 item = parse_line(line)
                 if isinstance(item, Evaluation):
                     evaluations[item.epoch], seen = item, True
+            elif "Epoch(test)" in line and (tested := _test_evaluation(line)):
+                test, seen = tested, True
     if not seen:
         raise BadInput(f"{path} holds no mmengine training or evaluation lines")
-    return build(str(path), "mmengine-text", evaluations, steps, max_epochs_in(path))
+    max_epochs = max_epochs_in(path)
+    if test is not None and not evaluations:  # a checkpoint's test: the evaluation of the whole schedule
+        evaluations[max_epochs or 1] = test.model_copy(update={"epoch": max_epochs or 1})
+    return build(str(path), "mmengine-text", evaluations, steps, max_epochs)
+
+
+def _test_evaluation(line: str) -> Evaluation | None:
+    match = TEST_LINE.search(line)
+    if match is None or ETA.search(line):  # progress lines of the test loop carry an ETA
+        return None
+    values = {m["key"]: float(m["value"]) for m in KEY_VALUE.finditer(line, match.end())}
+    return Evaluation.from_values(0, values, "coco/")
 
 
 def _non_finite_loss(line: str) -> bool:

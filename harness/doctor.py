@@ -1,0 +1,127 @@
+"""`harness doctor`: what a containerized run needs, each check ok or with the fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.table import Table
+
+from harness import record
+from harness.container import GpuOptions, HostFacts, probe_spec
+from harness.dataset import check_dataset
+from harness.errors import HarnessError
+from harness.job import Platform
+from harness.platforms import load_platform
+from harness.runtime import docker_engine
+
+GIB = 1024 ** 3
+PROBE = {"cuda": ["nvidia-smi", "-L"], "ixuca": ["ixsmi", "-L"]}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    platform: Platform
+    gpus: int = 1
+    data: Path | None = None
+    min_free_gb: float = 10.0
+    min_shm_gb: float = 1.0
+
+
+def diagnose(options: DoctorOptions) -> list[Check]:
+    engine, client = _engine()
+    image, image_id = _image(client, options.platform)
+    return [engine, image, _gpus(client, image_id, options), _dataset(options.data),
+            _free_disk(record.results_root(), options.min_free_gb), _shared_memory(options.min_shm_gb)]
+
+
+def _engine():
+    try:
+        client = docker_engine.connect()
+    except HarnessError as exc:
+        return Check("Docker engine", False, str(exc).split(";")[0], "start dockerd, or export DOCKER_HOST=unix:///path/docker.sock"), None
+    return Check("Docker engine", True, f"{os.environ.get('DOCKER_HOST', 'default socket')}, "
+                 f"{client.version().get('Version', '?')}"), client
+
+
+def _image(client, platform: str):
+    reference = f"{load_platform(platform).image}:latest"
+    if client is None:
+        return Check("image", False, f"{reference}: no engine to ask", "fix the engine first"), None
+    found = docker_engine.image(client, reference)
+    if found is None:
+        return Check("image", False, f"{reference} is not built", f"harness build --platform {platform}"), None
+    return Check("image", True, f"{reference} ({found.id.removeprefix('sha256:')[:12]})"), found.id
+
+
+def _gpus(client, image_id: str | None, options: DoctorOptions) -> Check:
+    if options.platform == "cpu":
+        return Check("GPUs through the engine", True, "none needed on the cpu platform")
+    if image_id is None:
+        return Check("GPUs through the engine", False, "needs the engine and the image", "fix the rows above")
+    gpu = GpuOptions(platform=options.platform, gpus=options.gpus)
+    try:
+        host = HostFacts(runtimes=docker_engine.runtimes(client), uid=os.getuid(), gid=os.getgid(),
+                         iluvatar_devices=sorted(str(p) for p in Path("/dev").glob("iluvatar*")))
+        spec = probe_spec("harness-doctor-probe", image_id, PROBE[options.platform], gpu, host)
+        lines: list[str] = []
+        ended = docker_engine.run_container(client, spec, lines.append)
+    except HarnessError as exc:
+        return Check("GPUs through the engine", False, str(exc), _gpu_fix(options.platform))
+    listed = [line for line in lines if line.startswith("GPU ")]
+    if ended.status_code != 0 or len(listed) < options.gpus:
+        return Check("GPUs through the engine", False, f"{PROBE[options.platform][0]} saw {len(listed)} GPUs "
+                     f"(exit {ended.status_code})", _gpu_fix(options.platform))
+    return Check("GPUs through the engine", True, f"{len(listed)} visible: {listed[0].strip()}")
+
+
+def _gpu_fix(platform: str) -> str:
+    return ("install the NVIDIA Container Toolkit and restart dockerd" if platform == "cuda"
+            else "install Iluvatar's container runtime (runtime=iluvatar), or check /dev/iluvatar* nodes")
+
+
+def _dataset(data: Path | None) -> Check:
+    if data is None:
+        return Check("dataset", True, "none given: the smoke benchmark generates its synthetic data")
+    try:
+        summary = check_dataset(data)
+    except HarnessError as exc:
+        return Check("dataset", False, str(exc), "pass --data the COCO 2017 root (annotations/, train2017/, val2017/)")
+    return Check("dataset", True, f"{summary.path}: " + ", ".join(f"{s.split} {s.images}" for s in summary.splits))
+
+
+def _free_disk(results: Path, minimum_gb: float) -> Check:
+    existing = results
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free / GIB
+    ok = free >= minimum_gb and record.writable(results)
+    return Check("free disk under results/", ok, f"{free:.0f} GiB free at {existing}",
+                 "" if ok else f"free space (at least {minimum_gb:.0f} GiB) or set HARNESS_RESULTS elsewhere")
+
+
+def _shared_memory(minimum_gb: float) -> Check:
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        return Check("shared memory", False, "/dev/shm is missing", "mount a tmpfs on /dev/shm")
+    size = shutil.disk_usage(shm).total / GIB
+    ok = size >= minimum_gb
+    return Check("shared memory", ok, f"/dev/shm {size:.1f} GiB (containers get --shm-size, default 2g)",
+                 "" if ok else f"enlarge /dev/shm to {minimum_gb:.0f} GiB for local runs")
+
+
+def table(checks: list[Check]) -> Table:
+    result = Table("check", "state", "detail", "fix", title="harness doctor")
+    for check in checks:
+        result.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail, check.fix)
+    return result

@@ -1,0 +1,67 @@
+"""docker-compose.yml with Compose v1 (Debian's docker-compose 1.29) against the real engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import docker
+import pytest
+import yaml
+
+from harness.bootstrap import ROOT
+from harness.runtime import docker_engine
+
+PROJECT = "harness-compose-test"
+
+
+def compose(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose (Compose v1) is installed by `python3 -m harness.bootstrap --engine`"
+    return subprocess.run([binary, "-p", PROJECT, "-f", str(ROOT / "docker-compose.yml"), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def compose_env(docker_host, tmp_path):
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "results").mkdir()
+    return {**os.environ, "DOCKER_HOST": docker_host, "HARNESS_DATA": str(tmp_path / "coco"),
+            "HARNESS_OUT": str(tmp_path / "results"), "HARNESS_UID": str(os.getuid()), "HARNESS_GID": str(os.getgid())}
+
+
+def test_every_platform_has_a_service_with_its_gpus(compose_env):
+    done = compose("config", env=compose_env)
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    assert set(services) == {"cpu", "cuda", "ixuca"}
+    for service in services.values():
+        assert service["user"] == f"{os.getuid()}:{os.getgid()}"
+        assert f"{compose_env['HARNESS_DATA']}:/data/coco:ro" in _volumes(service)
+    assert services["cuda"]["deploy"]["resources"]["reservations"]["devices"] == [
+        {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+    assert services["ixuca"]["runtime"] == "iluvatar"
+    assert services["ixuca"]["environment"]["IX_VISIBLE_DEVICES"] == "0,1,2,3,4,5,6,7"
+    assert "privileged" not in services["cuda"] and "privileged" not in services["ixuca"]
+
+
+def _volumes(service: dict) -> list[str]:
+    """Compose v1 prints volumes as strings; v2 as mappings."""
+    return [v if isinstance(v, str) else f"{v['source']}:{v['target']}{':ro' if v.get('read_only') else ''}"
+            for v in service["volumes"]]
+
+
+def test_smoke_through_docker_compose_run_passes_verify(cli, compose_env, cpu_image):
+    try:
+        done = compose("run", "--rm", "cpu", "harness", "train", "--gpus", "2", env=compose_env)
+    finally:
+        compose("down", env=compose_env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = compose_env["HARNESS_OUT"]
+    (run_dir,) = [p for p in os.scandir(results) if p.is_dir()]
+    assert {os.stat(os.path.join(run_dir.path, f)).st_uid for f in os.listdir(run_dir.path)} == {os.getuid()}
+    verdict = cli("verify", run_dir.path)
+    assert verdict.exit_code == 0, verdict.stdout + verdict.stderr
+    assert docker_engine.leftover_containers(docker.from_env()) == []
+    assert not docker.from_env().containers.list(all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
