@@ -16,7 +16,7 @@ from harness import environment, record
 from harness.bootstrap import ROOT, default_cache
 from harness.build_context import assemble, content_hash, write_tar
 from harness.errors import BadInput, InfrastructureError
-from harness.platforms import PlatformSpec, find_wheels, load_platform, versions, wheel_version
+from harness.platforms import PlatformSpec, find_wheels, load_platform, pins, versions, wheel_version
 from harness.runtime import docker_engine
 from harness.spec import Frozen
 
@@ -124,6 +124,8 @@ def labels(build: BuildPlan, root: Path = ROOT) -> dict[str, str]:
         docker_engine.PLATFORM_LABEL: build.platform,
         "io.harness.content-hash": build.content_hash,
         **{f"io.harness.version.{package}": version for package, version in sorted(build.versions.items())},
+        "io.harness.pins": " ".join(f"{name}=={version}" for name, version in
+                                    sorted(pins(root / load_platform(build.platform).constraints).items())),
     }
 
 

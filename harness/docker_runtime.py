@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOpti
                       gpu_ids=list(options.gpu_ids) if options.gpu_ids else None, privileged=options.privileged)
     host = HostFacts(runtimes=docker_engine.runtimes(client), iluvatar_devices=sorted(glob.glob("/dev/iluvatar*")),
                      uid=os.getuid(), gid=os.getgid())
-    spec = container_spec(f"harness-{run_id}", image.id, job.argv, request.data_root, run_dir,
+    spec = container_spec(f"harness-{run_id}-{secrets.token_hex(3)}", image.id, job.argv, request.data_root, run_dir,
                           CONFIGS_DIR.resolve(), gpus, host,
                           options.shm_size, options.ipc_host, {docker_engine.RUN_LABEL: run_id},
                           request.checkpoint.parent if request.checkpoint else None)
@@ -64,7 +65,7 @@ def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOpti
 
 def run(prepared: Prepared, console_log: Path, on_line: Callable[[str], None]) -> tuple[int, str | None]:
     """Exit code and, when the engine knows better than the log, the cause (memory, signal)."""
-    with console_log.open("w") as log:
+    with console_log.open("w", buffering=1) as log:
         def both(line: str) -> None:
             log.write(line)
             on_line(line)

@@ -33,10 +33,12 @@ def answers(host: str | None) -> bool:
 
 
 @contextmanager
-def running_engine():
-    """Yields a DOCKER_HOST value; an engine started here is stopped (by its pid) on exit."""
+def running_engine(fresh: bool = False):
+    """Yields a DOCKER_HOST value; an engine started here is stopped (by its pid) on exit.
+
+    fresh: always start a new engine (its pid file is docker.pid beside the socket)."""
     given = os.environ.get("DOCKER_HOST")
-    if given and answers(given):
+    if given and not fresh and answers(given):
         yield given
         return
     if not shutil.which("dockerd"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from conftest import one_line_error, read_json
+from conftest import USER_CACHE, one_line_error, read_json
+from engine import ensure_base_image, running_engine
 from harness.container import CONFIGS_MOUNT, DATA_MOUNT, RUN_MOUNT, DeviceRequest, GpuOptions, HostFacts, Mount, container_spec
 from harness.errors import BadInput
 from harness.runtime import docker_engine
@@ -190,3 +192,35 @@ def test_an_unwritable_results_directory_is_refused(cli, tmp_path, monkeypatch, 
     result = cli("train", "--runtime", "docker")
     assert result.exit_code == 2
     assert "is not writable" in one_line_error(result)
+
+
+def test_the_engine_stopping_mid_run_is_a_one_line_infrastructure_error(docker_host, session_env):
+    """A second engine of its own, stopped while a container runs in it (the container only waits)."""
+    with running_engine(fresh=True) as host:
+        client = docker.DockerClient(base_url=host)
+        ensure_base_image(host, USER_CACHE)
+        dockerfile = (b"FROM local/debian:bookworm\n"
+                      b"RUN printf '#!/bin/sh\\necho started\\nsleep 600\\n' > /usr/local/bin/python3 "
+                      b"&& chmod +x /usr/local/bin/python3\n")
+        client.images.build(fileobj=io.BytesIO(dockerfile), tag="harness-waits:1", rm=True)
+        process = subprocess.Popen([sys.executable, "-m", "harness", "train", "--runtime", "docker", "--image",
+                                    "harness-waits:1", "--work-dir", str(session_env / "engine-lost")], cwd=session_env,
+                                   env={**os.environ, "DOCKER_HOST": host}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            console_log = session_env / "engine-lost" / "console.log"
+            deadline = time.monotonic() + 60
+            while not (console_log.exists() and "started" in console_log.read_text()):
+                assert time.monotonic() < deadline, "the container did not start"
+                time.sleep(0.3)
+            pid = int((Path(host.removeprefix("unix://")).parent / "docker.pid").read_text())
+            os.kill(pid, signal.SIGTERM)
+            _, stderr = process.communicate(timeout=120)
+        finally:
+            process.kill()
+    assert process.returncode == 3, stderr
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("error: lost the Docker engine mid-run") and "Traceback" not in stderr
+    run = read_json(session_env / "engine-lost" / "run.json")
+    assert run["status"] == "failed" and run["error"]
+    assert "started" in (session_env / "engine-lost" / "console.log").read_text()

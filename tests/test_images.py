@@ -125,6 +125,7 @@ def test_cpu_image_builds_with_labels_and_runs_the_stack(cpu_image, docker_host)
     assert {labels[f"io.harness.version.{p}"] for p in ("torch", "mmcv", "mmdet")} == {"2.13.0", "2.1.0", "3.3.0"}
     for key in ("source", "revision", "created", "version"):
         assert labels[f"org.opencontainers.image.{key}"]
+    assert "mmdet==3.3.0" in labels["io.harness.pins"].split() and "pycocotools==2.0.11" in labels["io.harness.pins"]
     content_tag = f"harness-cpu:{labels['io.harness.content-hash'][:12]}"
     assert content_tag in cpu_image["tags"] and "harness-cpu:latest" in cpu_image["tags"]
     client = docker.DockerClient(base_url=docker_host)
@@ -133,6 +134,8 @@ def test_cpu_image_builds_with_labels_and_runs_the_stack(cpu_image, docker_host)
     output = client.containers.run(content_tag, ["python3", "-c", check], remove=True).decode()
     assert output.split() == ["2.13.0+cpu", "2.1.0"]
     assert b"Usage: harness" in client.containers.run(content_tag, ["harness", "--help"], remove=True)
+    hub = client.containers.run(content_tag, ["python3", "-c", "import torch; print(torch.hub.get_dir())"], remove=True)
+    assert hub.decode().strip() == "/opt/torch/hub"  # where --weights pre-seeds checkpoints
 
 
 def test_the_cpu_image_leaves_no_build_tools_or_caches(cpu_image, docker_host):
@@ -173,3 +176,14 @@ def test_a_failing_dockerfile_step_is_named(cli, docker_host):
     assert result.exit_code == 3
     line = one_line_error(result)
     assert re.search(r"build failed at Step \d+/\d+ : RUN if \[ -s /tmp/host/debian.sources \]", line), line
+
+
+def test_weights_are_pre_seeded_into_the_torch_hub_cache(tmp_path):
+    weights = tmp_path / "resnet101-63fe2227.pth"
+    weights.write_bytes(b"not really a checkpoint")
+    build, context = plan(BuildOptions(platform="cuda", weights=(weights,)))
+    assert context.files["weights/resnet101-63fe2227.pth"] == weights
+    assert build.tag != plan(BuildOptions(platform="cuda"))[0].tag
+    for dockerfile in DOCKERFILES:
+        text = dockerfile.read_text()
+        assert "TORCH_HOME=/opt/torch" in text and "COPY weights/ /opt/torch/hub/checkpoints/" in text

@@ -33,7 +33,7 @@ def run(job: Job, cwd: Path, console_log: Path, on_line: Callable[[str], None]) 
     except OSError as exc:
         raise InfrastructureError(f"cannot start {job.argv[0]}: {exc.strerror}") from exc
     try:
-        with console_log.open("w") as log:
+        with console_log.open("w", buffering=1) as log:
             for line in process.stdout:
                 log.write(line)
                 on_line(line)
