@@ -139,7 +139,11 @@ def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbos
         _finish(run_dir, started, "failed", None, str(exc))
         raise
     if code != 0:
-        reason = f"training exited with code {code}: {cause or _last_exception(console_log)}"
+        lines = _tail(console_log)
+        if cause is None:  # a Python error: the end of its traceback, above the one-line error
+            for line in _traceback_end(lines):
+                console.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True, style="dim")
+        reason = f"training exited with code {code}: {cause or _last_exception(lines)}"
         _finish(run_dir, started, "failed", code, reason)
         raise InfrastructureError(f"{reason} (full output: {console_log})")
     return _finish(run_dir, started, "succeeded", code, None)
@@ -159,10 +163,24 @@ def _finish(run_dir: Path, started: RunRecord, status: str, code: int | None, er
     return done
 
 
-def _last_exception(console_log: Path) -> str:
-    tail: deque[str] = deque(maxlen=200)
+def _tail(console_log: Path, size: int = 200) -> list[str]:
+    tail: deque[str] = deque(maxlen=size)
     if console_log.exists():
         with console_log.open(errors="replace") as handle:
-            tail.extend(line.strip() for line in handle)
-    found = [line for line in tail if EXCEPTION_LINE.match(line)]
-    return found[-1] if found else (tail[-1] if tail else "no output")
+            tail.extend(line.rstrip() for line in handle)
+    return list(tail)
+
+
+def _last_exception(lines: list[str]) -> str:
+    found = [line.strip() for line in lines if EXCEPTION_LINE.match(line.strip())]
+    return found[-1] if found else (lines[-1].strip() if lines else "no output")
+
+
+def _traceback_end(lines: list[str], shown: int = 8) -> list[str]:
+    """The last lines of the last traceback in the output (up to its exception line)."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if not starts:
+        return []
+    block = lines[starts[-1]:]
+    ends = [i for i, line in enumerate(block) if EXCEPTION_LINE.match(line.strip())]
+    return block[: ends[0] + 1][-shown:] if ends else block[-shown:]

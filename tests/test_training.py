@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
 
@@ -103,15 +104,20 @@ def test_ctrl_c_stops_training_and_records_it(session_env):
     assert verdict.exit_code == 2 and "incomplete: " in verdict.stderr
 
 
-def test_training_crash_is_an_infrastructure_failure(cli, tmp_path):
+@pytest.mark.parametrize("runtime", ["local", "docker"])
+def test_training_crash_is_an_infrastructure_failure(cli, tmp_path, runtime, request):
+    if runtime == "docker":
+        request.getfixturevalue("cpu_image")
     data = write_synthetic(tmp_path / "broken", SynthParams(train=4, val=2))
     for image in (data / "train2017").iterdir():
         image.write_bytes(b"not a jpeg")
     run = tmp_path / "run"
-    result = cli("train", "--data", data, "--epochs", "1", "--work-dir", run)
+    result = cli("train", "--runtime", runtime, "--data", data, "--epochs", "1", "--work-dir", run)
     assert result.exit_code == 3
     line = one_line_error(result)
     assert line.startswith("error: training exited with code 1: ") and f"(full output: {run / 'console.log'})" in line
+    shown = [text[4:] for text in result.stdout.splitlines() if text.startswith("  | ")]  # the traceback's end
+    assert shown and shown[-1].strip() in line
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "failed" and record["exit_code"] == 1 and record["error"] in line
 
