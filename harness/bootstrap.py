@@ -51,13 +51,22 @@ def default_cache() -> Path:
     return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))
 
 
+def pins(constraints: Path) -> dict[str, str]:
+    """Every `name==version` line of a pip constraints file, by lower-case name."""
+    found = {}
+    for line in constraints.read_text().splitlines():
+        name, sep, version = line.split("#")[0].partition("==")
+        if sep:
+            found[name.strip().lower()] = version.split(";")[0].strip()
+    return found
+
+
 def pinned(package: str, constraints: Path = CONSTRAINTS) -> str:
     """The exact version the constraints file pins for a package."""
-    for line in constraints.read_text().splitlines():
-        name, sep, version = line.partition("==")
-        if sep and name.strip().lower() == package:
-            return version.split(";")[0].strip()
-    raise BootstrapError(f"{constraints} pins no version of {package}")
+    try:
+        return pins(constraints)[package]
+    except KeyError:
+        raise BootstrapError(f"{constraints} pins no version of {package}") from None
 
 
 def wheel_cache_dir(cache: Path, torch_version: str) -> Path:

@@ -13,10 +13,10 @@ from rich.console import Console
 
 import harness
 from harness import environment, record
-from harness.bootstrap import ROOT, default_cache
+from harness.bootstrap import ROOT, default_cache, pins
 from harness.build_context import assemble, content_hash, write_tar
 from harness.errors import BadInput, InfrastructureError
-from harness.platforms import PlatformSpec, find_wheels, load_platform, pins, versions, wheel_version
+from harness.platforms import PlatformSpec, find_wheels, load_platform, versions, wheel_version
 from harness.runtime import docker_engine
 from harness.spec import Frozen
 

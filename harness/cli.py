@@ -124,7 +124,8 @@ def eval_command(
     options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, work_dir=work_dir, platform=platform,
                                     verbose=verbose, runtime=runtime, docker=docker, checkpoint=checkpoint)
     run = training.train(options, console)
-    result = verification.judge(verification.load_target(record.resolve_run(Path(run.run_id)), None))
+    run_dir = work_dir.resolve() if work_dir else record.results_root() / run.run_id
+    result = verification.judge(verification.load_target(run_dir, None))
     for renderable in report.verdict_renderables(result):
         console.print(renderable)
     if result.exit_code != 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import signal
@@ -31,6 +30,7 @@ class DockerOptions:
 
 @dataclass(frozen=True)
 class Prepared:
+    client: object  # the docker client `prepare` connected with; `run` uses the same one
     job: Job
     spec: ContainerSpec
     image: ImageInfo
@@ -54,13 +54,17 @@ def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOpti
     job = build_job(inside, "python3", Path(MMDET_TOOLS), Path(RUN_MOUNT) / "config.py", Path(RUN_MOUNT) / "work_dir")
     gpus = GpuOptions(platform=request.platform, gpus=request.gpus,
                       gpu_ids=list(options.gpu_ids) if options.gpu_ids else None, privileged=options.privileged)
-    host = HostFacts(runtimes=docker_engine.runtimes(client), iluvatar_devices=sorted(glob.glob("/dev/iluvatar*")),
-                     uid=os.getuid(), gid=os.getgid())
     spec = container_spec(f"harness-{run_id}-{secrets.token_hex(3)}", image.id, job.argv, request.data_root, run_dir,
-                          CONFIGS_DIR.resolve(), gpus, host,
+                          CONFIGS_DIR.resolve(), gpus, host_facts(client),
                           options.shm_size, options.ipc_host, {docker_engine.RUN_LABEL: run_id},
                           request.checkpoint.parent if request.checkpoint else None)
-    return Prepared(job=job, spec=spec, image=image, reference=reference)
+    return Prepared(client=client, job=job, spec=spec, image=image, reference=reference)
+
+
+def host_facts(client) -> HostFacts:
+    """What this host offers a container: the engine's runtimes, Iluvatar device nodes, the invoking user."""
+    return HostFacts(runtimes=docker_engine.runtimes(client), uid=os.getuid(), gid=os.getgid(),
+                     iluvatar_devices=sorted(str(node) for node in Path("/dev").glob("iluvatar*")))
 
 
 def run(prepared: Prepared, console_log: Path, on_line: Callable[[str], None]) -> tuple[int, str | None]:
@@ -69,7 +73,7 @@ def run(prepared: Prepared, console_log: Path, on_line: Callable[[str], None]) -
         def both(line: str) -> None:
             log.write(line)
             on_line(line)
-        ended = docker_engine.run_container(docker_engine.connect(), prepared.spec, both)
+        ended = docker_engine.run_container(prepared.client, prepared.spec, both)
     return ended.status_code, cause(ended)
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from rich.table import Table
 
 from harness import record
-from harness.container import GpuOptions, HostFacts, probe_spec
+from harness.container import GpuOptions, probe_spec
+from harness.docker_runtime import host_facts
 from harness.dataset import check_dataset
 from harness.errors import HarnessError
 from harness.job import Platform
@@ -71,9 +72,7 @@ def _gpus(client, image_id: str | None, options: DoctorOptions) -> Check:
         return Check("GPUs through the engine", False, "needs the engine and the image", "fix the rows above")
     gpu = GpuOptions(platform=options.platform, gpus=options.gpus)
     try:
-        host = HostFacts(runtimes=docker_engine.runtimes(client), uid=os.getuid(), gid=os.getgid(),
-                         iluvatar_devices=sorted(str(p) for p in Path("/dev").glob("iluvatar*")))
-        spec = probe_spec("harness-doctor-probe", image_id, PROBE[options.platform], gpu, host)
+        spec = probe_spec("harness-doctor-probe", image_id, PROBE[options.platform], gpu, host_facts(client))
         lines: list[str] = []
         ended = docker_engine.run_container(client, spec, lines.append)
     except HarnessError as exc:
@@ -101,9 +100,7 @@ def _dataset(data: Path | None) -> Check:
 
 
 def _free_disk(results: Path, minimum_gb: float) -> Check:
-    existing = results
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = record.nearest_existing(results)
     free = shutil.disk_usage(existing).free / GIB
     ok = free >= minimum_gb and record.writable(results)
     return Check("free disk under results/", ok, f"{free:.0f} GiB free at {existing}",

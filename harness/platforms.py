@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.bootstrap import pins
 from harness.errors import BadInput
 from harness.job import PLATFORMS
 from harness.spec import CONFIGS_DIR, Frozen
@@ -49,16 +50,6 @@ def _load(name: str) -> PlatformSpec:
         return PlatformSpec(name=name, **tomllib.loads(path.read_text()))
     except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
         raise BadInput(f"{path} is not a valid platform file: {exc}") from exc
-
-
-def pins(constraints: Path) -> dict[str, str]:
-    """Every `name==version` line of a pip constraints file, by lower-case name."""
-    found = {}
-    for line in constraints.read_text().splitlines():
-        name, sep, version = line.split("#")[0].partition("==")
-        if sep:
-            found[name.strip().lower()] = version.split(";")[0].strip()
-    return found
 
 
 def versions(platform: PlatformSpec, root: Path) -> dict[str, str]:

@@ -73,11 +73,16 @@ def new_run_dir(root: Path, benchmark: str) -> Path:
     raise BadInput(f"cannot claim a new run directory under {root}")
 
 
+def nearest_existing(path: Path) -> Path:
+    """path itself, or its closest ancestor that exists (where a new directory would be created)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def writable(root: Path) -> bool:
     """Whether runs can be created under root (the nearest existing ancestor decides for a new one)."""
-    existing = root
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(root)
     return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
 
 

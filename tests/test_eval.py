@@ -32,6 +32,12 @@ def test_eval_in_the_cpu_image_gives_the_same_verdict(cli, smoke_run, cpu_image,
     assert run["final_metrics"]["bbox_mAP"] == read_json(smoke_run / "run.json")["final_metrics"]["bbox_mAP"]
 
 
+def test_eval_into_a_work_dir_outside_the_current_directory(cli, smoke_run, tmp_path):
+    result = cli("eval", final_checkpoint(smoke_run), "--work-dir", tmp_path / "elsewhere" / "eval")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert read_json(tmp_path / "elsewhere" / "eval" / "run.json")["kind"] == "eval"
+
+
 def test_a_missing_checkpoint_is_bad_input(cli, tmp_path):
     result = cli("eval", tmp_path / "epoch_24.pth")
     assert result.exit_code == 2

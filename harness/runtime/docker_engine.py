@@ -10,6 +10,7 @@ from typing import BinaryIO, Callable, Iterator
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import DeviceRequest, Mount
+from docker.utils import parse_repository_tag
 from pydantic import BaseModel, ConfigDict
 from requests.exceptions import RequestException
 
@@ -68,9 +69,9 @@ def build(client: docker.DockerClient, context: BinaryIO, dockerfile: str, tag: 
 
 
 def add_tag(client: docker.DockerClient, image_id: str, reference: str) -> None:
-    repository, _, tag = reference.rpartition(":") if ":" in reference.split("/")[-1] else (reference, "", "latest")
+    repository, tag = parse_repository_tag(reference)
     try:
-        client.images.get(image_id).tag(repository, tag)
+        client.images.get(image_id).tag(repository, tag or "latest")
     except (APIError, RequestException) as exc:
         raise InfrastructureError(f"could not tag {image_id} as {reference}: {_first_line(exc)}") from exc
 
