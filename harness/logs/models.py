@@ -12,6 +12,7 @@ from harness.errors import BadInput
 BBOX_KEYS = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
 MAX_CURVE_POINTS = 2000
 LogFormat = Literal["mmengine-scalars", "mmengine-text", "mmdet2-json"]
+Loop = Literal["epoch", "iter"]  # EpochBasedTrainLoop or IterBasedTrainLoop: what an evaluation's position counts
 
 
 class Frozen(BaseModel):
@@ -22,9 +23,12 @@ NOT_METRICS = {"data_time", "time", "step", "epoch", "iter", "lr", "memory", "et
 
 
 class Evaluation(Frozen):
-    epoch: int
-    metrics: dict[str, float]  # AP points; empty when the evaluation produced no detections
+    epoch: int  # the epoch it followed; in an iteration-based log, the iteration
+    metrics: dict[str, float]  # AP points
     other_metrics: list[str] = []  # non-bbox metrics it reported (segm_mAP, PCK, ...)
+    # mmengine found no box above the score threshold ("The testing results of the whole dataset is
+    # empty"); it then re-prints the previous evaluation's values, which are dropped here.
+    empty: bool = False
 
     @classmethod
     def from_values(cls, epoch: int, values: dict, prefix: str = "") -> Evaluation:
@@ -35,9 +39,10 @@ class Evaluation(Frozen):
 
 
 class TrainStep(Frozen):
-    epoch: int
+    epoch: int  # 0 in an iteration-based log
     iter: int  # the global iteration, counted from the start of training
     iters_per_epoch: int | None = None
+    total_iters: int | None = None  # an iteration-based log's max_iters, as its lines show it
     eta: str | None = None
     loss: float | None = None
     lr: float | None = None
@@ -56,8 +61,15 @@ class ParsedLog(Frozen):
     last_step: TrainStep | None
     max_epochs: int | None
     steps: list[TrainStep] = []  # the loss curve, thinned to at most MAX_CURVE_POINTS
-    diverged_at: TrainStep | None = None  # the first step whose loss is NaN or infinite
+    diverged_at: TrainStep | None = None  # the first step whose loss is NaN or infinite (or exploded)
+    diverged_why: str | None = None  # set when the harness's divergence check stopped the run: its rule
+    stopped_early: str | None = None  # set when --stop-below-curve stopped the run: the evaluations below
+    loop: Loop = "epoch"
     warnings: list[str] = []
+
+    @property
+    def unit(self) -> str:
+        return "iteration" if self.loop == "iter" else "epoch"
 
     @property
     def final(self) -> Evaluation | None:
@@ -65,7 +77,7 @@ class ParsedLog(Frozen):
 
     @property
     def finished(self) -> bool | None:
-        """Evaluated at its last epoch; None when the log does not say how many epochs it planned."""
+        """Evaluated at its last epoch (iteration); None when the log does not say how many it planned."""
         if self.max_epochs is None:
             return None
         return self.final is not None and self.final.epoch >= self.max_epochs
@@ -129,9 +141,10 @@ class StepCollector:
 
 
 def build(source: str, fmt: LogFormat, evaluations: dict[int, Evaluation], steps: StepCollector,
-          max_epochs: int | None) -> ParsedLog:
+          max_epochs: int | None, **extra) -> ParsedLog:
     others = sorted({k for e in evaluations.values() for k in e.other_metrics})
     if others and not any(e.metrics for e in evaluations.values()):
         raise BadInput(f"{source} reports no bbox metrics ({', '.join(others[:4])}): not a detection log")
     return ParsedLog(source=source, format=fmt, evaluations=[evaluations[k] for k in sorted(evaluations)],
-                     last_step=steps.last, max_epochs=max_epochs, steps=steps.curve, diverged_at=steps.diverged_at)
+                     last_step=steps.last, max_epochs=max_epochs, steps=steps.curve,
+                     diverged_at=extra.pop("diverged_at", None) or steps.diverged_at, **extra)
