@@ -9,19 +9,19 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from harness import dataset as dataset_check
 from harness import build as building, doctor as doctoring, images as image_listing
 from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
-from harness.docker_runtime import DockerOptions
+from harness.runspec import RUNTIMES, DockerOptions, checked_choice
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
 from harness.runtime.local import detect_platform
 from harness.policy import POLICIES, checked_tolerance
 
-RUNTIMES = ("local", "docker")
 console = Console()
 err_console = Console(stderr=True)
 _state = {"debug": False}
@@ -62,68 +62,93 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks i
     _state["debug"] = debug
 
 
-BenchmarkOption = Annotated[str, typer.Option(help="Benchmark spec name (configs/benchmarks/NAME.toml).")]
+BenchmarkOption = Annotated[Optional[str], typer.Option(
+    help="Benchmark spec name (configs/benchmarks/NAME.toml); default: smoke.", show_default=False)]
 DataOption = Annotated[Optional[Path], typer.Option(help="COCO 2017 directory; default: the benchmark's synthetic data.")]
-GpusOption = Annotated[int, typer.Option(help="Processes, one per GPU (CPU processes on the cpu platform).")]
+GpusOption = Annotated[Optional[int], typer.Option(
+    help="Processes, one per GPU (CPU processes on the cpu platform); default 1.", show_default=False)]
 WorkDirOption = Annotated[Optional[Path], typer.Option(help="Run directory (new or empty); default results/<run-id>.")]
 PlatformOption = Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PLATFORMS)}; default: detected.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Also print every line of the job's log.")]
-RuntimeOption = Annotated[str, typer.Option(help="local (this Python environment) or docker (the platform's image).")]
+RuntimeOption = Annotated[Optional[str], typer.Option(
+    help="local (this Python environment) or docker (the platform's image); default local.", show_default=False)]
 ImageOption = Annotated[Optional[str], typer.Option(help="docker: image to run; default harness-<platform>:latest.")]
-ShmOption = Annotated[str, typer.Option(help="docker: shared memory for the data loader workers.")]
+ShmOption = Annotated[Optional[str], typer.Option(
+    help="docker: shared memory for the data loader workers; default 2g.", show_default=False)]
 IpcHostOption = Annotated[bool, typer.Option("--ipc-host", help="docker: share the host's IPC namespace instead.")]
 GpuIdsOption = Annotated[Optional[str], typer.Option(help="docker: explicit GPU ids, e.g. 0,1,2,3 (as many as --gpus).")]
 PrivilegedOption = Annotated[bool, typer.Option("--privileged", help="docker: run the container privileged (never by default).")]
+CfgOption = Annotated[Optional[list[str]], typer.Option(
+    "--cfg-option", help="KEY=VALUE merged into the run's mmengine config, as mmdet's --cfg-options (repeatable); "
+                         "the verdict marks the run as overridden.", show_default=False)]
 
 
 @app.command()
 def train(
-    benchmark: BenchmarkOption = "smoke",
+    benchmark: BenchmarkOption = None,
     data: DataOption = None,
-    gpus: GpusOption = 1,
-    seed: Annotated[int, typer.Option(help="randomness.seed for mmengine.")] = 0,
+    gpus: GpusOption = None,
+    seed: Annotated[Optional[int], typer.Option(help="randomness.seed for mmengine; default 0.", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")] = None,
     work_dir: WorkDirOption = None,
     platform: PlatformOption = None,
     verbose: VerboseOption = False,
-    runtime: RuntimeOption = "local",
+    runtime: RuntimeOption = None,
     image: ImageOption = None,
-    shm_size: ShmOption = "2g",
+    shm_size: ShmOption = None,
     ipc_host: IpcHostOption = False,
     gpu_ids: GpuIdsOption = None,
     privileged: PrivilegedOption = False,
+    cfg_option: CfgOption = None,
+    stop_below_curve: Annotated[Optional[float], typer.Option(
+        help="Stop a run whose bbox mAP is this many AP points under the reference's per-epoch curve at two "
+             "evaluations in a row (off by default).", show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Continue a failed or interrupted run (run id or directory) from its last checkpoint, with the "
+             "options it was started with.", show_default=False)] = None,
 ):
-    """Train a benchmark and store everything under results/<run-id>/."""
-    docker = _docker_options(platform, runtime, image, shm_size, ipc_host, gpu_ids, privileged)
-    options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs,
-                                    work_dir=work_dir, platform=platform, verbose=verbose, runtime=runtime,
-                                    docker=docker)
-    console.print(report.run_summary(training.train(options, console)), highlight=False, soft_wrap=True)
+    """Train a benchmark and store everything under results/<run-id>/.
+
+    Exit code 0 when the training finished, 1 when it diverged (or was stopped below the curve)."""
+    given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
+                   runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
+                   privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve)
+    _on_sigterm_interrupt()
+    if resume is not None:
+        if work_dir is not None:
+            raise typer.BadParameter("--work-dir cannot go with --resume: a run continues in its own directory")
+        typed = {("cfg-option" if k == "cfg_options" else k.replace("_", "-")): v for k, v in given.items()}
+        done = training.resume(resume, typed, console, verbose)
+    else:
+        done = training.train(_spec("train", given), work_dir, console, verbose)
+    console.print(report.run_summary(done), highlight=False, soft_wrap=True)
 
 
 @app.command("eval")
 def eval_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint to test (an mmengine .pth).")],
-    benchmark: BenchmarkOption = "smoke",
+    benchmark: BenchmarkOption = None,
     data: DataOption = None,
-    gpus: GpusOption = 1,
+    gpus: GpusOption = None,
     work_dir: WorkDirOption = None,
     platform: PlatformOption = None,
     verbose: VerboseOption = False,
-    runtime: RuntimeOption = "local",
+    runtime: RuntimeOption = None,
     image: ImageOption = None,
-    shm_size: ShmOption = "2g",
+    shm_size: ShmOption = None,
     ipc_host: IpcHostOption = False,
     gpu_ids: GpuIdsOption = None,
     privileged: PrivilegedOption = False,
+    cfg_option: CfgOption = None,
 ):
     """Test a checkpoint on the benchmark's validation set and judge its bbox mAP; the exit code is the verdict.
 
     The run is stored like a training run (results/<run-id>-eval/, kind "eval"); `harness verify` reads it too."""
-    docker = _docker_options(platform, runtime, image, shm_size, ipc_host, gpu_ids, privileged)
-    options = training.TrainOptions(benchmark=benchmark, data=data, gpus=gpus, work_dir=work_dir, platform=platform,
-                                    verbose=verbose, runtime=runtime, docker=docker, checkpoint=checkpoint)
-    run = training.train(options, console)
+    given = _given(benchmark=benchmark, data=data, gpus=gpus, platform=platform, runtime=runtime, image=image,
+                   shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids), privileged=privileged,
+                   cfg_options=cfg_option, checkpoint=str(checkpoint.resolve()))
+    _on_sigterm_interrupt()
+    run = training.train(_spec("eval", given), work_dir, console, verbose)
     run_dir = work_dir.resolve() if work_dir else record.results_root() / run.run_id
     result = verification.judge(verification.load_target(run_dir, None))
     for renderable in report.verdict_renderables(result):
@@ -133,14 +158,25 @@ def eval_command(
     raise typer.Exit(result.exit_code)
 
 
-def _docker_options(platform, runtime, image, shm_size, ipc_host, gpu_ids, privileged) -> DockerOptions:
-    if platform is not None and platform not in PLATFORMS:
-        raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
-    if runtime not in RUNTIMES:
-        raise typer.BadParameter(f"unknown runtime {runtime!r} (one of {', '.join(RUNTIMES)})")
+def _given(**options) -> dict:
+    """The options the user typed: None (and an unset flag) means 'not given'."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None and v is not False}
+
+
+def _ids(gpu_ids: str | None) -> tuple[str, ...] | None:
+    return tuple(gpu_ids.split(",")) if gpu_ids else None
+
+
+def _spec(kind: str, given: dict):
+    checked_choice(given.get("platform"), PLATFORMS, "platform")
+    checked_choice(given.get("runtime"), RUNTIMES, "runtime")
+    docker_keys = ("image", "shm_size", "ipc_host", "gpu_ids", "privileged")
+    docker = DockerOptions(**{k: given.pop(k) for k in docker_keys if k in given})
+    return training.make_spec(kind=kind, docker=docker, **given)
+
+
+def _on_sigterm_interrupt() -> None:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    return DockerOptions(image=image, shm_size=shm_size, ipc_host=ipc_host, privileged=privileged,
-                         gpu_ids=tuple(gpu_ids.split(",")) if gpu_ids else None)
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -318,7 +354,10 @@ def dataset_synth_command(
 ):
     """Write a synthetic COCO 2017-layout detection dataset (coloured shapes, 3 categories)."""
     params = synth.SynthParams(train=train, val=val, seed=seed, image_size=image_size)
-    written = synth.write_synthetic(out, params)
+    with Progress(TextColumn("writing images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task("images", total=train + val)
+        written = synth.write_synthetic(out, params, on_image=lambda: progress.advance(task))
     console.print(report.dataset_table(dataset_check.check_dataset(written)))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,17 +14,10 @@ from harness.errors import BadInput
 from harness.job import Job, JobRequest, build_job
 from harness.platforms import load_platform
 from harness.runtime import docker_engine
+from harness.runtime.local import signal_cause
 from harness.runtime.docker_engine import ContainerExit, ImageInfo
+from harness.runspec import DockerOptions
 from harness.spec import CONFIGS_DIR
-
-
-@dataclass(frozen=True)
-class DockerOptions:
-    image: str | None = None
-    shm_size: str = "2g"
-    ipc_host: bool = False
-    gpu_ids: tuple[str, ...] | None = None
-    privileged: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +53,11 @@ def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOpti
     return Prepared(client=client, job=job, spec=spec, image=image, reference=reference)
 
 
+def running_containers(run_id: str) -> list[str]:
+    """Containers of this run still running in the engine (their processes are not the host's to see)."""
+    return [f"container {name}" for name in docker_engine.run_containers(docker_engine.connect(), run_id)]
+
+
 def host_facts(client) -> HostFacts:
     """What this host offers a container: the engine's runtimes, Iluvatar device nodes, the invoking user."""
     return HostFacts(runtimes=docker_engine.runtimes(client), uid=os.getuid(), gid=os.getgid(),
@@ -69,7 +66,7 @@ def host_facts(client) -> HostFacts:
 
 def run(prepared: Prepared, console_log: Path, on_line: Callable[[str], None]) -> tuple[int, str | None]:
     """Exit code and, when the engine knows better than the log, the cause (memory, signal)."""
-    with console_log.open("w", buffering=1) as log:
+    with console_log.open("a", buffering=1) as log:
         def both(line: str) -> None:
             log.write(line)
             on_line(line)
@@ -81,11 +78,7 @@ def cause(ended: ContainerExit) -> str | None:
     if ended.oom_killed:
         return "killed for lack of memory (the engine's OOM flag is set; raise the memory limit or lower the batch)"
     if ended.status_code > 128:
-        try:
-            name = signal.Signals(ended.status_code - 128).name
-        except ValueError:
-            name = f"signal {ended.status_code - 128}"
-        return f"the container was killed by {name}"
+        return signal_cause(ended.status_code - 128).replace("the training process", "the container")
     return ended.error
 
 

@@ -29,3 +29,15 @@ class InfrastructureError(HarnessError):
 
 class Interrupted(HarnessError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class Diverged(HarnessError):
+    """The training was stopped by the divergence check: a verdict, not an infrastructure failure."""
+
+    exit_code = ExitCode.OUT_OF_TOLERANCE
+
+
+class StoppedEarly(HarnessError):
+    """--stop-below-curve ended a run whose bbox mAP stayed below the reference curve."""
+
+    exit_code = ExitCode.OUT_OF_TOLERANCE

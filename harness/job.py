@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import InfrastructureError
+from harness.errors import BadInput, InfrastructureError
 from harness.spec import Benchmark
 
 Platform = Literal["cpu", "cuda", "ixuca"]
@@ -17,6 +17,8 @@ PLATFORMS: tuple[Platform, ...] = ("cpu", "cuda", "ixuca")
 
 # torch >= 2.6 refuses mmengine 0.10.7's checkpoints (they hold a HistoryBuffer) unless told
 # otherwise; only checkpoints the run itself wrote are loaded.
+# A loss this many times its early maximum has exploded (measured: 2.2 -> 4.9e3 -> 1.9e11, then a crash).
+DIVERGENCE_GROWTH = 1000.0
 TRAINING_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -31,6 +33,9 @@ class JobRequest(BaseModel):
     epochs: int
     configs_dir: Path | None = None  # where the job sees configs/, when not here (inside a container)
     checkpoint: Path | None = None  # set: test this checkpoint (tools/test.py) instead of training
+    cfg_options: tuple[str, ...] = ()  # KEY=VALUE overrides, handed to mmdet's --cfg-options
+    resume: bool = False  # continue from the work_dir's last checkpoint (mmengine's --resume)
+    stop_below_curve: float | None = None  # margin (AP points) under the reference curve that stops the run
 
 
 class Job(BaseModel):
@@ -68,6 +73,9 @@ def train_argv(request: JobRequest, python: str, tools_dir: Path, config_file: P
     else:
         # --auto-scale-lr always: the LR then follows the total batch, as mmdet's linear scaling rule says.
         train = [str(tools_dir / "train.py"), str(config_file), "--work-dir", str(work_dir), "--auto-scale-lr"]
+        train += ["--resume"] if request.resume else []
+    if request.cfg_options:
+        train += ["--cfg-options", *request.cfg_options]
     if request.gpus == 1:
         return [python, *train]
     launcher = [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(request.gpus)]
@@ -106,12 +114,27 @@ def _run_settings(request: JobRequest) -> dict:
         "train_cfg": {"max_epochs": request.epochs, "val_interval": schedule.val_interval},
         "auto_scale_lr": {"base_batch_size": schedule.base_batch_size},
         "randomness": {"seed": request.seed},
+        **_harness_hooks(request),
     }
     if request.platform == "cpu" and request.gpus > 1:
         # CPU processes talk over gloo; DDP must not be given device ids for a CPU model.
         settings["env_cfg"] = {"dist_cfg": {"backend": "gloo"}}
         settings["model_wrapper_cfg"] = {"type": "MMDistributedDataParallel", "device_ids": None}
     return settings
+
+
+def _harness_hooks(request: JobRequest) -> dict:
+    """harness.mmhooks, loaded by mmengine in the training process: per-epoch reseeding (exact resume),
+    the divergence stop and, when asked, the stop below the reference curve."""
+    if request.checkpoint is not None:
+        return {}
+    hooks: list[dict] = [{"type": "HarnessReseedHook"}, {"type": "HarnessDivergenceHook", "growth": DIVERGENCE_GROWTH}]
+    if request.stop_below_curve is not None:
+        curve = request.benchmark.reference().curve
+        if not curve:
+            raise BadInput(f"--stop-below-curve: the reference of {request.benchmark.name!r} records no per-epoch curve")
+        hooks.append({"type": "HarnessCurveHook", "curve": curve, "margin": request.stop_below_curve})
+    return {"custom_imports": {"imports": ["harness.mmhooks"], "allow_failed_imports": False}, "custom_hooks": hooks}
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.logs import Evaluation, TrainStep, parse_line
+from harness.logs.mmengine import EMPTY_RESULTS
 
 
 class TrainingView:
@@ -13,6 +14,7 @@ class TrainingView:
 
     def __init__(self, console: Console, epochs: int, verbose: bool = False):
         self.console, self.epochs, self.verbose = console, epochs, verbose
+        self.by_iter, self.empty_pending = False, False
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("eta {task.fields[eta]}  loss {task.fields[loss]}"), TimeElapsedColumn(),
@@ -30,6 +32,8 @@ class TrainingView:
     def feed(self, line: str) -> None:
         if self.verbose:
             self.progress.console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+        if EMPTY_RESULTS in line:
+            self.empty_pending = True
         item = parse_line(line)
         if isinstance(item, TrainStep):
             self._step(item)
@@ -37,13 +41,16 @@ class TrainingView:
             self._evaluation(item)
 
     def _step(self, step: TrainStep) -> None:
-        total = step.iters_per_epoch * self.epochs if step.iters_per_epoch else None
-        done = step.iter  # global
+        total = step.iters_per_epoch * self.epochs if step.iters_per_epoch else step.total_iters
+        self.by_iter = step.total_iters is not None
+        where = f"iteration {step.iter}/{step.total_iters}" if self.by_iter else f"epoch {step.epoch}/{self.epochs}"
         loss = f"{step.loss:.4f}" if step.loss is not None else "-"
-        self.progress.update(self.task, description=f"epoch {step.epoch}/{self.epochs}", total=total,
-                             completed=done, eta=step.eta or "-", loss=loss)
+        self.progress.update(self.task, description=where, total=total, completed=step.iter, eta=step.eta or "-",
+                             loss=loss)
 
     def _evaluation(self, evaluation: Evaluation) -> None:
-        value = evaluation.metrics.get("bbox_mAP")
+        value = None if self.empty_pending else evaluation.metrics.get("bbox_mAP")
+        self.empty_pending = False
         shown = f"{value:.2f} AP" if value is not None else "no detections above the score threshold"
-        self.progress.console.print(f"  epoch {evaluation.epoch} evaluation: bbox_mAP {shown}")
+        where = "" if self.by_iter else f" epoch {evaluation.epoch}"
+        self.progress.console.print(f" {where} evaluation: bbox_mAP {shown}")

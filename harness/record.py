@@ -12,14 +12,35 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import BadInput
+from harness.runspec import RunSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 RECORD_NAME = "run.json"
-Status = Literal["running", "succeeded", "failed", "interrupted"]
+# diverged: stopped by the divergence check; stopped: stopped below the reference curve (--stop-below-curve)
+Status = Literal["running", "succeeded", "failed", "interrupted", "diverged", "stopped"]
 
 
 def results_root() -> Path:
     return Path(os.environ.get("HARNESS_RESULTS", "results"))
+
+
+class Attempt(BaseModel):
+    """One start of the run's job: the first, then one per `harness train --resume`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: int
+    started: str
+    finished: str | None = None
+    status: Status = "running"
+    exit_code: int | None = None
+    error: str | None = None
+    command: list[str]
+    resumed_from: str | None = None  # the checkpoint's file name in work_dir; None: from the start
+    resumed_epoch: int | None = None  # the epoch (or iteration) that checkpoint was saved after
+    pid: int | None = None  # the harness process that ran it
+    host: str | None = None
 
 
 class RunRecord(BaseModel):
@@ -27,25 +48,18 @@ class RunRecord(BaseModel):
 
     schema_version: int = SCHEMA_VERSION
     run_id: str
-    benchmark: str
+    spec: RunSpec
     status: Status
     started: str
     finished: str | None = None
     exit_code: int | None = None
     error: str | None = None
-    kind: Literal["train", "eval"] = "train"
-    checkpoint: str | None = None  # eval: the checkpoint tested
-    runtime: Literal["local", "docker"] = "local"
+    attempts: list[Attempt]
     image: dict | None = None  # docker runtime: reference, id, tags, labels
     container: dict | None = None  # docker runtime: name, user, shared memory, GPU requests, mounts
-    platform: str
-    gpus: int
-    seed: int
-    epochs: int
     total_batch: int
     data_root: str
     synthetic_data: bool
-    command: list[str]
     config_file: str = "config.py"
     work_dir: str = "work_dir"
     console_log: str = "console.log"
@@ -53,6 +67,39 @@ class RunRecord(BaseModel):
     final_metrics: dict[str, float] | None = None  # AP points (0-100)
     learning_rate: dict[str, float] | None = None  # base and effective LR after --auto-scale-lr, and the batches
     metrics_unit: str = "AP points (0-100)"
+
+    # What ran is the spec's; these read it for the many places that ask.
+    benchmark = property(lambda self: self.spec.benchmark)
+    kind = property(lambda self: self.spec.kind)
+    platform = property(lambda self: self.spec.platform)
+    runtime = property(lambda self: self.spec.runtime)
+    gpus = property(lambda self: self.spec.gpus)
+    seed = property(lambda self: self.spec.seed)
+    epochs = property(lambda self: self.spec.epochs)
+    checkpoint = property(lambda self: self.spec.checkpoint)
+
+    @property
+    def command(self) -> list[str]:
+        return self.attempts[-1].command
+
+
+def upgrade_schema_1(data: dict) -> dict:
+    """A schema 1 record (one attempt, the run's fields at the top level) as schema 2."""
+    data = dict(data)
+    container, image = data.get("container") or {}, data.get("image") or {}
+    docker = {"image": image.get("reference"), "shm_size": container.get("shm_size") or "2g",
+              "ipc_host": container.get("ipc_mode") == "host", "privileged": bool(container.get("privileged"))}
+    data["spec"] = {
+        "kind": data.pop("kind", "train"), "benchmark": data.pop("benchmark"), "platform": data.pop("platform"),
+        "runtime": data.pop("runtime", "local"), "gpus": data.pop("gpus"), "seed": data.pop("seed"),
+        "epochs": data.pop("epochs"), "checkpoint": data.pop("checkpoint", None),
+        "data": None if data.get("synthetic_data") else data.get("data_root"), "docker": docker,
+    }
+    data["attempts"] = [{"number": 1, "started": data["started"], "finished": data.get("finished"),
+                         "status": data["status"], "exit_code": data.get("exit_code"), "error": data.get("error"),
+                         "command": data.pop("command")}]
+    data["schema_version"] = SCHEMA_VERSION
+    return data
 
 
 def now() -> str:
@@ -129,12 +176,19 @@ def read_record(run_dir: Path) -> RunRecord:
     except (OSError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path} is not a readable run record ({exc})") from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise BadInput(f"{path} has schema version {version!r}; this harness reads version {SCHEMA_VERSION}")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise BadInput(f"{path} has schema version {version}, newer than this harness reads (up to "
+                       f"{SCHEMA_VERSION}); upgrade the harness to read it")
+    if version not in READABLE_VERSIONS:
+        raise BadInput(f"{path} has schema version {version!r}; this harness reads versions "
+                       f"{', '.join(map(str, READABLE_VERSIONS))}")
     try:
-        return RunRecord(**data)
+        return RunRecord(**(upgrade_schema_1(data) if version == 1 else data))
     except ValidationError as exc:
-        raise BadInput(f"{path} is not a valid run record: {exc.errors()[0]['msg']}") from exc
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise BadInput(f"{path} is not a valid run record: {where}: {exc.errors()[0]['msg']}") from exc
+    except KeyError as exc:  # a schema 1 record without one of its required fields
+        raise BadInput(f"{path} is not a valid schema {version} run record (no {exc})") from exc
 
 
 def is_run_dir(path: Path) -> bool:
@@ -142,9 +196,12 @@ def is_run_dir(path: Path) -> bool:
 
 
 def _run_dirs(root: Path) -> list[Path]:
-    if not root.is_dir():
+    if not root.exists():
         return []
-    return sorted(p for p in root.iterdir() if is_run_dir(p))
+    try:
+        return sorted(p for p in root.iterdir() if is_run_dir(p))
+    except OSError as exc:
+        raise BadInput(f"cannot read the results directory {root}: {exc.strerror} (HARNESS_RESULTS names it)") from exc
 
 
 def resolve_run(path: Path | None) -> Path:

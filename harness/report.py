@@ -59,6 +59,7 @@ def verdict_details(result: Judgement) -> str:
     ref, provenance = result.reference, result.reference.provenance
     return "\n".join([
         f"{result.verdict.value}: {result.reason}",
+        *([f"overrides: {' '.join(result.overrides)}"] if result.overrides else []),
         f"reference {ref.name!r}: {provenance.source}; {provenance.hardware}; {provenance.framework}",
         f"log: {result.source}",
     ])
@@ -66,11 +67,17 @@ def verdict_details(result: Judgement) -> str:
 
 def metrics_table(result: Judgement) -> Table:
     table = Table(title="COCO bbox metrics per evaluation (AP points)", title_justify="left")
-    table.add_column("epoch", justify="right")
+    table.add_column(result.unit, justify="right")
     for key in BBOX_KEYS:
         table.add_column(key.removeprefix("bbox_"), justify="right")
     for evaluation in result.evaluations:
-        table.add_row(str(evaluation.epoch), *(points(evaluation.metrics.get(k)) for k in BBOX_KEYS))
+        if evaluation.empty:
+            table.add_row(str(evaluation.epoch), "[yellow]empty: no box above the score threshold[/]",
+                          *[""] * (len(BBOX_KEYS) - 1))
+        else:
+            table.add_row(str(evaluation.epoch), *(points(evaluation.metrics.get(k)) for k in BBOX_KEYS))
+    if result.overrides:
+        table.caption = f"overridden: {' '.join(result.overrides)}"
     return table
 
 
@@ -127,7 +134,8 @@ def runs_listing(runs) -> Table:
             table.add_row(run_dir.name, "-", f"[red]unreadable[/]: {run}", *["-"] * 6)
             continue
         value = (run.final_metrics or {}).get("bbox_mAP")
-        style = {"succeeded": "green", "failed": "red", "interrupted": "yellow"}.get(run.status, "")
+        style = {"succeeded": "green", "failed": "red", "diverged": "red", "stopped": "red",
+                 "interrupted": "yellow"}.get(run.status, "")
         table.add_row(run.run_id, run.benchmark, f"[{style}]{run.status}[/]" if style else run.status, run.platform,
                       str(run.gpus), str(run.seed), str(run.epochs), points(value), run.started)
     return table

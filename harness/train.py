@@ -1,25 +1,27 @@
-"""`harness train`: spec -> dataset check -> job -> runtime -> logs -> run record."""
+"""`harness train`, `harness eval`, `harness train --resume`: spec -> dataset check -> job -> runtime -> logs -> record."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import socket
 import sys
 from collections import deque
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 
-from harness import docker_runtime, environment, logs, record, spec
+from harness import checkpoints, docker_runtime, environment, logs, record, spec
+from harness import resume as resuming
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
-from harness.docker_runtime import DockerOptions
-from harness.errors import BadInput, InfrastructureError, Interrupted
-from harness.job import Job, JobRequest, Platform, build_job, mmdet_tools_dir
+from harness.errors import BadInput, Diverged, InfrastructureError, Interrupted, StoppedEarly
+from harness.job import Job, JobRequest, build_job, mmdet_tools_dir
 from harness.progress import TrainingView
-from harness.record import RunRecord
+from harness.record import Attempt, RunRecord
+from harness.runspec import RunSpec, checked_cfg_options
 from harness.scaling import learning_rate
 from harness.runtime import local
 from harness.synth import SynthParams, write_synthetic
@@ -27,74 +29,89 @@ from harness.synth import SynthParams, write_synthetic
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt)\b.*")
 
 
-@dataclass(frozen=True)
-class TrainOptions:
-    benchmark: str = spec.DEFAULT_BENCHMARK
-    data: Path | None = None
-    gpus: int = 1
-    seed: int = 0
-    epochs: int | None = None
-    work_dir: Path | None = None
-    platform: Platform | None = None
-    verbose: bool = False
-    runtime: str = "local"
-    docker: DockerOptions = DockerOptions()
-    checkpoint: Path | None = None  # set: `harness eval`, a test of this checkpoint instead of training
+def make_spec(*, benchmark: str | None = None, data: Path | None = None, platform: str | None = None,
+              epochs: int | None = None, cfg_options: tuple[str, ...] = (), **fields) -> RunSpec:
+    """A RunSpec from command-line options: defaults resolved (the benchmark's epochs, the detected platform)."""
+    if epochs is not None and epochs < 1:
+        raise BadInput(f"--epochs must be at least 1, got {epochs}")
+    if fields.get("gpus", 1) < 1:
+        raise BadInput(f"--gpus must be at least 1, got {fields['gpus']}")
+    bench = spec.benchmark(benchmark or spec.DEFAULT_BENCHMARK)
+    return RunSpec(benchmark=bench.name, data=str(data.resolve()) if data else None,
+                   platform=platform or local.detect_platform(), epochs=epochs or bench.schedule.epochs,
+                   cfg_options=checked_cfg_options(cfg_options), **fields)
 
 
-def train(options: TrainOptions, console: Console) -> RunRecord:
+def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool = False) -> RunRecord:
     """Everything the user can get wrong is checked before the run directory is created."""
-    request = _request(options, console)
+    request = _request(run, console)
     root = record.results_root()
-    if options.work_dir is None and not record.writable(root):
+    if work_dir is None and not record.writable(root):
         raise BadInput(f"results directory {root} is not writable (HARNESS_RESULTS moves it)")
-    run_dir = _run_dir(options, root, request.benchmark.name + ("-eval" if request.checkpoint else ""))
+    run_dir = _run_dir(work_dir, root, run.benchmark + ("-eval" if run.kind == "eval" else ""))
     try:
-        job, runner, facts = _runtime(options, request, run_dir)
+        job, runner, facts = _runtime(run, request, run_dir, None)
     except BaseException:
-        if options.work_dir is None:
+        if work_dir is None:
             run_dir.rmdir()  # nothing was written yet: leave no empty run behind
         raise
     (run_dir / "config.py").write_text(job.config_text)
-    started = _initial_record(run_dir, request, job, options.data is None).model_copy(update=facts)
+    started = _initial_record(run_dir, run, request, job).model_copy(update=facts)
     record.write_record(run_dir, started)
     console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
-    return _execute(run_dir, runner, started, console, options.verbose)
+    return _execute(run_dir, runner, started, console, verbose)
 
 
-def _run_dir(options: TrainOptions, root: Path, benchmark: str) -> Path:
+def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> RunRecord:
+    """Continue a failed or interrupted run in its own directory from its last checkpoint (a new attempt)."""
+    run_dir = record.resolve_run(path).resolve()
+    old = resuming.resumable(run_dir)
+    resuming.refuse_conflicts(old.spec, given)
+    request = _request(old.spec, console).model_copy(update={"resume": True})
+    image_id = (old.image or {}).get("id")
+    job, runner, facts = _runtime(old.spec, request, run_dir, image_id)
+    checkpoint = resuming.last_checkpoint(run_dir / old.work_dir)
+    attempt = _attempt(len(old.attempts) + 1, job, checkpoint)
+    started = old.model_copy(update={"status": "running", "finished": None, "exit_code": None, "error": None,
+                                     "attempts": [*old.attempts, attempt], **facts})
+    record.write_record(run_dir, started)
+    where = f"{checkpoint[0]} (after {checkpoint[0].split('_')[0]} {checkpoint[1]})" if checkpoint else \
+        "the start (no checkpoint was saved)"
+    console.print(f"[bold]resume[/] {run_dir}, attempt {attempt.number}, from {where}\n"
+                  f"[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
+    _mark_attempt(run_dir / started.console_log, attempt)
+    return _execute(run_dir, runner, started, console, verbose)
+
+
+def _run_dir(work_dir: Path | None, root: Path, name: str) -> Path:
     try:
-        run_dir = record.claim_run_dir(options.work_dir) if options.work_dir else record.new_run_dir(root, benchmark)
+        run_dir = record.claim_run_dir(work_dir) if work_dir else record.new_run_dir(root, name)
     except OSError as exc:
-        raise BadInput(f"cannot create the run directory under {options.work_dir or root}: {exc.strerror}") from exc
+        raise BadInput(f"cannot create the run directory under {work_dir or root}: {exc.strerror}") from exc
     return run_dir.resolve()  # the job runs with the run directory as its working directory
 
 
-def _runtime(options: TrainOptions, request: JobRequest, run_dir: Path):
+def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None):
     """The job, a function that runs it (console log, line callback -> exit code, cause) and record facts."""
-    if options.runtime == "docker":
-        prepared = docker_runtime.prepare(request, run_dir.name, run_dir, options.docker)
-        return prepared.job, partial(docker_runtime.run, prepared), {"runtime": "docker",
-                                                                     **docker_runtime.record_facts(prepared)}
+    if run.runtime == "docker":
+        options = run.docker.model_copy(update={"image": image_id}) if image_id else run.docker
+        prepared = docker_runtime.prepare(request, run_dir.name, run_dir, options)
+        return prepared.job, partial(docker_runtime.run, prepared), {**docker_runtime.record_facts(prepared)}
     job = build_job(request, sys.executable, mmdet_tools_dir(), run_dir / "config.py", run_dir / "work_dir")
-    return job, lambda console_log, on_line: (local.run(job, run_dir, console_log, on_line), None), {}
+    return job, lambda console_log, on_line: local.run(job, run_dir, console_log, on_line), {}
 
 
-def _request(options: TrainOptions, console: Console) -> JobRequest:
-    if options.gpus < 1:
-        raise BadInput(f"--gpus must be at least 1, got {options.gpus}")
-    if options.epochs is not None and options.epochs < 1:
-        raise BadInput(f"--epochs must be at least 1, got {options.epochs}")
-    if options.checkpoint is not None and not options.checkpoint.is_file():
-        raise BadInput(f"checkpoint {options.checkpoint} does not exist or is not a file")
-    bench = spec.benchmark(options.benchmark)
-    data_root = options.data or _synthetic_data(bench, console)
+def _request(run: RunSpec, console: Console) -> JobRequest:
+    if run.checkpoint is not None:
+        checkpoints.check(Path(run.checkpoint))
+    bench = spec.benchmark(run.benchmark)
+    data_root = run.data_path or _synthetic_data(bench, console)
     summary = check_dataset(data_root)
     counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
     console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
-    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=options.platform or local.detect_platform(),
-                      gpus=options.gpus, seed=options.seed, epochs=options.epochs or bench.schedule.epochs,
-                      checkpoint=options.checkpoint.resolve() if options.checkpoint else None)
+    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus,
+                      seed=run.seed, epochs=run.epochs, checkpoint=Path(run.checkpoint) if run.checkpoint else None,
+                      cfg_options=run.cfg_options, stop_below_curve=run.stop_below_curve)
 
 
 def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
@@ -108,15 +125,25 @@ def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
     return path
 
 
-def _initial_record(run_dir: Path, request: JobRequest, job: Job, synthetic: bool) -> RunRecord:
+def _initial_record(run_dir: Path, run: RunSpec, request: JobRequest, job: Job) -> RunRecord:
     return RunRecord(
-        run_id=run_dir.name, benchmark=request.benchmark.name, status="running", started=record.now(),
-        platform=request.platform, gpus=request.gpus, seed=request.seed, epochs=request.epochs,
-        total_batch=job.total_batch, data_root=str(request.data_root),
-        synthetic_data=synthetic, kind="eval" if request.checkpoint else "train",
-        checkpoint=str(request.checkpoint) if request.checkpoint else None,
-        command=job.argv, environment=_environment(request),
+        run_id=run_dir.name, spec=run, status="running", started=record.now(), attempts=[_attempt(1, job, None)],
+        total_batch=job.total_batch, data_root=str(request.data_root), synthetic_data=run.data is None,
+        environment=_environment(request),
     )
+
+
+def _attempt(number: int, job: Job, checkpoint: tuple[str, int] | None) -> Attempt:
+    return Attempt(number=number, started=record.now(), command=job.argv, pid=os.getpid(), host=socket.gethostname(),
+                   resumed_from=checkpoint[0] if checkpoint else None,
+                   resumed_epoch=checkpoint[1] if checkpoint else None)
+
+
+def _mark_attempt(console_log: Path, attempt: Attempt) -> None:
+    """console.log keeps every attempt's output: a resume appends below a marker line, never overwrites."""
+    with console_log.open("a") as log:
+        log.write(f"\n===== harness: attempt {attempt.number}, {attempt.started}, resumed from "
+                  f"{attempt.resumed_from or 'the start'} =====\n")
 
 
 def _environment(request: JobRequest) -> dict[str, str]:
@@ -138,6 +165,9 @@ def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbos
     except InfrastructureError as exc:
         _finish(run_dir, started, "failed", None, str(exc))
         raise
+    parsed = _parsed(run_dir, started)
+    if parsed is not None and (parsed.diverged_at or parsed.stopped_early):
+        return _stopped_in_process(run_dir, started, parsed, code)
     if code != 0:
         lines = _tail(console_log)
         if cause is None:  # a Python error: the end of its traceback, above the one-line error
@@ -149,13 +179,35 @@ def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbos
     return _finish(run_dir, started, "succeeded", code, None)
 
 
-def _finish(run_dir: Path, started: RunRecord, status: str, code: int | None, error: str | None) -> RunRecord:
+def _stopped_in_process(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog, code: int) -> RunRecord:
+    """The harness's hooks ended the training: a divergence, or a run below the reference curve."""
+    kept = resuming.last_checkpoint(run_dir / started.work_dir)
+    checkpoint = f"; last checkpoint kept: {kept[0]}" if kept else "; no checkpoint had been saved"
+    if parsed.diverged_at:
+        reason = logs.divergence_reason(parsed) + checkpoint
+        _finish(run_dir, started, "diverged", code, reason)
+        raise Diverged(f"training diverged: {reason} (logs kept in {run_dir / started.work_dir})")
+    reason = parsed.stopped_early + checkpoint
+    _finish(run_dir, started, "stopped", code, reason)
+    raise StoppedEarly(f"training stopped below the reference curve: {reason}")
+
+
+def _parsed(run_dir: Path, started: RunRecord) -> logs.ParsedLog | None:
     try:
-        final = logs.parse_path(run_dir / started.work_dir).final
+        return logs.parse_path(run_dir / started.work_dir)
     except BadInput:
-        final = None
+        return None
+
+
+def _finish(run_dir: Path, started: RunRecord, status: str, code: int | None, error: str | None) -> RunRecord:
+    parsed = _parsed(run_dir, started)
+    final = parsed.final if parsed else None
+    ended = record.now()
+    last = started.attempts[-1].model_copy(update={"status": status, "finished": ended, "exit_code": code,
+                                                   "error": error})
     done = started.model_copy(update={
-        "status": status, "finished": record.now(), "exit_code": code, "error": error,
+        "status": status, "finished": ended, "exit_code": code, "error": error,
+        "attempts": [*started.attempts[:-1], last],
         "final_metrics": final.metrics if final and final.metrics else None,
         "learning_rate": learning_rate(run_dir / started.console_log, run_dir / started.work_dir / "config.py"),
     })

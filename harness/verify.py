@@ -39,11 +39,12 @@ class Target(Frozen):
     benchmark: Benchmark
     expected_epochs: int | None
     run_failure: str | None = None
+    overrides: tuple[str, ...] = ()  # --cfg-option values the run was started with: not the benchmark as specified
 
 
 class RunOutcome(Frozen):
     source: str
-    status: Literal["finished", "incomplete", "diverged"]
+    status: Literal["finished", "incomplete", "diverged", "stopped"]
     reason: str
     value: float | None
     metrics: dict[str, float]
@@ -62,6 +63,8 @@ class Judgement(Frozen):
     aggregate: Aggregate | None
     evaluations: list[Evaluation]  # the single run's curve (empty when several runs are judged)
     warnings: list[str]
+    overrides: list[str] = []  # --cfg-option values of the runs judged
+    unit: str = "epoch"  # what an evaluation's position counts: epoch, or iteration
 
     @property
     def exit_code(self) -> int:
@@ -94,10 +97,10 @@ def load_target(path: Path | None, benchmark_name: str | None) -> Target:
     if record.is_run_dir(path):
         run = record.read_record(path)
         failure = None if run.status in ("succeeded", "running") else f"the run {run.status}"
-        if run.error:
+        if failure and run.error:
             failure = f"{failure}: {run.error}"
         return Target(log=logs.parse_path(path / run.work_dir), benchmark=spec.benchmark(benchmark_name or run.benchmark),
-                      expected_epochs=run.epochs, run_failure=failure)
+                      expected_epochs=run.epochs, run_failure=failure, overrides=run.spec.cfg_options)
     log = logs.parse_path(path)
     return Target(log=log, benchmark=_benchmark_of(path, benchmark_name), expected_epochs=log.max_epochs)
 
@@ -139,9 +142,11 @@ def assess(target: Target, ref: Reference) -> RunOutcome:
     final = log.final
     metrics = final.metrics if final else {}
     if log.diverged_at:
-        step = log.diverged_at
         return RunOutcome(source=source, status="diverged", value=None, metrics=metrics,
-                          reason=f"the loss became {step.loss} at iteration {step.iter} (epoch {step.epoch})")
+                          reason=logs.divergence_reason(log))
+    if log.stopped_early:
+        return RunOutcome(source=source, status="stopped", value=None, metrics=metrics,
+                          reason=f"stopped below the reference curve: {log.stopped_early}")
     problem = _incompleteness(target, ref)
     if problem:
         return RunOutcome(source=source, status="incomplete", reason=problem, value=None, metrics=metrics)
@@ -154,13 +159,16 @@ def _incompleteness(target: Target, ref: Reference) -> str | None:
         step = log.last_step
         where = f" (stopped at iteration {step.iter}, epoch {step.epoch})" if step else ""
         return f"the log ended before any evaluation{where}"
-    final = log.evaluations[-1]
+    final, unit = log.evaluations[-1], log.unit
     if target.run_failure:
-        return f"{target.run_failure}; last evaluation at epoch {final.epoch}"
+        return f"{target.run_failure}; last evaluation at {unit} {final.epoch}"
     if target.expected_epochs and final.epoch < target.expected_epochs:
-        return f"last evaluation at epoch {final.epoch} of {target.expected_epochs}"
+        return f"last evaluation at {unit} {final.epoch} of {target.expected_epochs}"
+    if final.empty:
+        return (f"the last evaluation ({unit} {final.epoch}) was empty: no box scored above the score threshold "
+                "(mmengine: 'The testing results of the whole dataset is empty')")
     if ref.metric not in final.metrics:
-        return f"the evaluation at epoch {final.epoch} produced no {ref.metric}"
+        return f"the evaluation at {unit} {final.epoch} produced no {ref.metric}"
     return None
 
 
@@ -175,7 +183,11 @@ def judge(targets: Target | list[Target], reference_name: str | None = None, tol
         verdict, reason, value, summary = *_judge_one(outcomes[0], ref, tol, chosen), None
     else:
         verdict, reason, value, summary = _judge_many(outcomes, ref, tol, chosen)
+    overrides = sorted({o for t in targets for o in t.overrides})
+    if overrides:
+        reason += f" (overridden with --cfg-option {' '.join(overrides)}: not the benchmark as specified)"
     return Judgement(
+        overrides=overrides, unit=targets[0].log.unit,
         verdict=verdict, reason=reason, benchmark=targets[0].benchmark.name, reference=ref, policy=chosen,
         tolerance=tol, value=value, delta=None if value is None else round(value - ref.value, 2), runs=outcomes,
         aggregate=summary, evaluations=targets[0].log.evaluations if len(targets) == 1 else [],
@@ -184,6 +196,8 @@ def judge(targets: Target | list[Target], reference_name: str | None = None, tol
 
 
 def _judge_one(run: RunOutcome, ref: Reference, tol: float, chosen: Policy) -> tuple[Verdict, str, float | None]:
+    if run.status == "stopped":  # judged hopeless in flight: below the reference's own curve
+        return Verdict.OUT_OF_TOLERANCE, run.reason, run.value
     if run.status != "finished":
         return Verdict(run.status), run.reason, run.value
     return *policy.compare(run.value, ref.value, tol, chosen, ref.metric), run.value
@@ -226,5 +240,7 @@ def to_json(result: Judgement) -> dict:
         "aggregate": result.aggregate.model_dump(mode="json") if result.aggregate else None,
         "evaluations": [e.model_dump(mode="json") for e in result.evaluations],
         "warnings": result.warnings,
+        "overrides": result.overrides,
+        "evaluated_by": result.unit,
         "source": result.source,
     }

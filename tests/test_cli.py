@@ -101,10 +101,13 @@ def digest(path) -> str:
 
 def test_smoke_run_is_recorded(smoke_run):
     record = json.loads((smoke_run / "run.json").read_text())
-    assert record["schema_version"] == 1 and record["status"] == "succeeded" and record["exit_code"] == 0
-    assert record["benchmark"] == "smoke" and record["platform"] == "cpu" and record["synthetic_data"]
+    assert record["schema_version"] == 2 and record["status"] == "succeeded" and record["exit_code"] == 0
+    assert record["spec"]["benchmark"] == "smoke" and record["spec"]["platform"] == "cpu" and record["synthetic_data"]
+    assert record["spec"]["data"] is None and record["spec"]["epochs"] == 20 and record["spec"]["cfg_options"] == []
     assert record["environment"]["mmcv"] == "2.1.0" and record["environment"]["mmdet"] == "3.3.0"
-    assert record["command"][1].endswith("mmdet/.mim/tools/train.py")
+    (attempt,) = record["attempts"]
+    assert attempt["status"] == "succeeded" and attempt["exit_code"] == 0 and attempt["resumed_from"] is None
+    assert attempt["command"][1].endswith("mmdet/.mim/tools/train.py")
     assert record["final_metrics"]["bbox_mAP"] >= 25.0, "the smoke benchmark must learn visibly"
     for name in ("config.py", "console.log", "work_dir/config.py"):
         assert (smoke_run / name).is_file()
@@ -171,9 +174,10 @@ def test_work_dir_holding_a_finished_run_is_never_overwritten(cli, smoke_run, tm
     assert digest(copy / "run.json") == before
 
 
-def copy_run(run, target, **changes):
+def copy_run(run, target, spec_changes=None, **changes):
     shutil.copytree(run, target)
     data = json.loads((target / "run.json").read_text())
+    data["spec"] = {**data["spec"], **(spec_changes or {})}
     (target / "run.json").write_text(json.dumps({**data, **changes}))
     return target
 
@@ -199,7 +203,7 @@ def test_verify_two_unfinished_runs_fail(cli, smoke_run, tmp_path):
 
 
 def test_verify_refuses_runs_of_different_benchmarks(cli, smoke_run, tmp_path):
-    other = copy_run(smoke_run, tmp_path / "other", benchmark="smoke-dcn")
+    other = copy_run(smoke_run, tmp_path / "other", {"benchmark": "smoke-dcn"})
     result = cli("verify", smoke_run, other)
     assert result.exit_code == 2
     assert one_line_error(result) == "error: runs of different benchmarks (smoke, smoke-dcn) cannot be judged together"
@@ -208,7 +212,8 @@ def test_verify_refuses_runs_of_different_benchmarks(cli, smoke_run, tmp_path):
 def test_verify_run_record_of_an_unknown_schema_version(cli, smoke_run, tmp_path):
     future = copy_run(smoke_run, tmp_path / "future", schema_version=99)
     result = cli("verify", future)
-    assert result.exit_code == 2 and "has schema version 99; this harness reads version 1" in one_line_error(result)
+    assert result.exit_code == 2
+    assert "has schema version 99, newer than this harness reads (up to 2); upgrade the harness" in one_line_error(result)
 
 
 def test_verify_bad_tolerance_and_policy(cli, smoke_run):

@@ -116,12 +116,12 @@ def test_smoke_in_the_cpu_image_with_two_processes_passes_verify(cli, docker_hos
                  session_env / "docker-smoke")
     assert result.exit_code == 0, result.stdout + result.stderr
     run = read_json(session_env / "docker-smoke" / "run.json")
-    assert run["runtime"] == "docker" and run["status"] == "succeeded" and run["total_batch"] == 16
+    assert run["spec"]["runtime"] == "docker" and run["status"] == "succeeded" and run["total_batch"] == 16
     assert run["learning_rate"] == {"base_lr": 0.01, "base_batch": 8, "total_batch": 16, "scale": 2.0,
                                     "effective_lr": 0.02}
     assert run["image"]["id"] == cpu_image["image_id"] and run["image"]["labels"]["io.harness.platform"] == "cpu"
     assert run["container"]["user"] == f"{os.getuid()}:{os.getgid()}"
-    assert "--nproc_per_node" in run["command"] and "/opt/mmdet-tools/train.py" in run["command"]
+    assert "--nproc_per_node" in run["attempts"][0]["command"] and "/opt/mmdet-tools/train.py" in run["attempts"][0]["command"]
     owners = {p.stat().st_uid for p in (session_env / "docker-smoke").rglob("*")}
     assert owners == {os.getuid()}
     verdict = cli("verify", session_env / "docker-smoke", "--json")
@@ -224,3 +224,31 @@ def test_the_engine_stopping_mid_run_is_a_one_line_infrastructure_error(docker_h
     run = read_json(session_env / "engine-lost" / "run.json")
     assert run["status"] == "failed" and run["error"]
     assert "started" in (session_env / "engine-lost" / "console.log").read_text()
+
+
+def test_a_killed_container_run_resumes_in_the_same_image(cli, docker_host, cpu_image, session_env):
+    from test_long_runs import in_epoch_2
+    from test_training import wait_for
+
+    client = docker.DockerClient(base_url=docker_host)
+    run = session_env / "docker-resume" / "run"
+    process = harness_process(session_env, "--epochs", "2", "--work-dir", str(run))
+    try:
+        container = wait_for_container(client, session_env / "docker-resume")
+        assert wait_for(lambda: in_epoch_2(run), 240), "the run never reached epoch 2"
+        running = cli("train", "--resume", run)
+        assert running.exit_code == 2 and f"still running (process container {container.name})" in running.stderr
+        container.kill()
+        process.communicate(timeout=90)
+    finally:
+        process.kill()
+    assert process.returncode == 3 and read_json(run / "run.json")["status"] == "failed"
+    resumed = cli("train", "--resume", run)
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    record = read_json(run / "run.json")
+    first, second = record["attempts"]
+    assert first["exit_code"] == 137 and second["status"] == "succeeded" and second["resumed_from"] == "epoch_1.pth"
+    assert record["spec"]["runtime"] == "docker" and record["image"]["id"] == cpu_image["image_id"]
+    assert "--resume" in second["command"] and second["command"][0] == "python3"
+    assert [e["epoch"] for e in json.loads(cli("verify", run, "--json").stdout)["evaluations"]] == [1, 2]
+    assert_no_container_left(client)

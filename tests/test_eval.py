@@ -16,7 +16,7 @@ def test_eval_of_the_smoke_checkpoint_reproduces_its_final_map(cli, smoke_run, s
     assert result.exit_code == 0, result.stdout + result.stderr
     run = read_json(session_env / "eval-local" / "run.json")
     trained = read_json(smoke_run / "run.json")
-    assert run["kind"] == "eval" and run["checkpoint"] == str(final_checkpoint(smoke_run))
+    assert run["spec"]["kind"] == "eval" and run["spec"]["checkpoint"] == str(final_checkpoint(smoke_run))
     assert run["final_metrics"]["bbox_mAP"] == trained["final_metrics"]["bbox_mAP"]
     assert cli("verify", session_env / "eval-local").exit_code == 0
 
@@ -25,7 +25,7 @@ def test_eval_in_the_cpu_image_gives_the_same_verdict(cli, smoke_run, cpu_image,
     result = cli("eval", final_checkpoint(smoke_run), "--runtime", "docker", "--work-dir", session_env / "eval-docker")
     assert result.exit_code == 0, result.stdout + result.stderr
     run = read_json(session_env / "eval-docker" / "run.json")
-    assert run["runtime"] == "docker" and run["command"][2].startswith("/work/run/")
+    assert run["spec"]["runtime"] == "docker" and run["attempts"][0]["command"][2].startswith("/work/run/")
     mounts = {m["target"]: m for m in run["container"]["mounts"]}
     assert mounts["/work/checkpoint"] == {"source": str(final_checkpoint(smoke_run).parent),
                                           "target": "/work/checkpoint", "read_only": True}
@@ -35,7 +35,7 @@ def test_eval_in_the_cpu_image_gives_the_same_verdict(cli, smoke_run, cpu_image,
 def test_eval_into_a_work_dir_outside_the_current_directory(cli, smoke_run, tmp_path):
     result = cli("eval", final_checkpoint(smoke_run), "--work-dir", tmp_path / "elsewhere" / "eval")
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert read_json(tmp_path / "elsewhere" / "eval" / "run.json")["kind"] == "eval"
+    assert read_json(tmp_path / "elsewhere" / "eval" / "run.json")["spec"]["kind"] == "eval"
 
 
 def test_a_missing_checkpoint_is_bad_input(cli, tmp_path):

@@ -148,7 +148,7 @@ def resumed_run(session_env) -> Path:
     run = session_env / "resumed"
     assert CliRunner().invoke(app, ["train", "--epochs", "1", "--work-dir", str(run)]).exit_code == 0
     time.sleep(1.1)  # mmengine names timestamp folders by the second
-    command = json.loads((run / "run.json").read_text())["command"]
+    command = json.loads((run / "run.json").read_text())["attempts"][-1]["command"]
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
     subprocess.run([*command, "--resume", "--cfg-options", "train_cfg.max_epochs=2"], cwd=run, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -36,13 +36,15 @@ def test_claiming_a_non_empty_directory_is_refused(tmp_path):
 
 
 def test_latest_run_is_the_last_started_whatever_its_directory_name(tmp_path):
-    from harness.record import RunRecord, latest_run, write_record
+    from harness.record import Attempt, RunRecord, latest_run, write_record
+    from harness.runspec import RunSpec
 
     def run(name: str, started: str):
         (tmp_path / name).mkdir()
         write_record(tmp_path / name, RunRecord(
-            run_id=name, benchmark="smoke", status="succeeded", started=started, platform="cpu", gpus=1, seed=0,
-            epochs=1, total_batch=8, data_root="/d", synthetic_data=True, command=["x"], environment={}))
+            run_id=name, spec=RunSpec(benchmark="smoke", platform="cpu", epochs=1), status="succeeded", started=started,
+            attempts=[Attempt(number=1, started=started, status="succeeded", command=["x"])], total_batch=8,
+            data_root="/d", synthetic_data=True, environment={}))
 
     run("20261124-090000-smoke", "2026-11-24T09:00:00+00:00")
     run("zz-named-by-hand", "2026-11-24T08:00:00+00:00")

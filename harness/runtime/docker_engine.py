@@ -168,6 +168,15 @@ def leftover_containers(client: docker.DockerClient) -> list[str]:
     return [c.name for c in client.containers.list(all=True, filters={"label": RUN_LABEL})]
 
 
+def run_containers(client: docker.DockerClient, run_id: str) -> list[str]:
+    """Running containers of one harness run (a resume must not start a second one beside them)."""
+    try:
+        found = client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}", "status": "running"})
+    except (APIError, RequestException) as exc:
+        raise InfrastructureError(f"the Docker engine failed to list containers: {_first_line(exc)}") from exc
+    return [c.name for c in found]
+
+
 def _info(found) -> ImageInfo:
     attrs = found.attrs
     return ImageInfo(id=found.id, tags=found.tags, labels=(attrs.get("Config") or {}).get("Labels") or {},

@@ -24,8 +24,10 @@ def detect_platform() -> Platform:
     return "cpu"
 
 
-def run(job: Job, cwd: Path, console_log: Path, on_line: Callable[[str], None]) -> int:
-    """Run to completion; every output line goes to console_log and to on_line. Returns the exit code."""
+def run(job: Job, cwd: Path, console_log: Path, on_line: Callable[[str], None]) -> tuple[int, str | None]:
+    """Run to completion; every output line goes to console_log (appended: earlier attempts stay) and to on_line.
+
+    Returns the exit code and, for a process killed by a signal, that cause."""
     env = {**os.environ, **job.env}
     try:
         process = subprocess.Popen(job.argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -33,14 +35,23 @@ def run(job: Job, cwd: Path, console_log: Path, on_line: Callable[[str], None]) 
     except OSError as exc:
         raise InfrastructureError(f"cannot start {job.argv[0]}: {exc.strerror}") from exc
     try:
-        with console_log.open("w", buffering=1) as log:
+        with console_log.open("a", buffering=1) as log:
             for line in process.stdout:
                 log.write(line)
                 on_line(line)
-        return process.wait()
+        code = process.wait()
+        return code, signal_cause(-code) if code < 0 else None
     except KeyboardInterrupt:
         _stop(process)
         raise Interrupted("interrupted; the training processes were stopped") from None
+
+
+def signal_cause(number: int) -> str:
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    return f"the training process was killed by {name}"
 
 
 def _stop(process: subprocess.Popen) -> None:

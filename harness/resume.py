@@ -1,0 +1,107 @@
+"""What `harness train --resume RUN` checks before a run continues: which runs may, from which checkpoint,
+and which options may be given again (only the ones the run was started with)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+from harness import docker_runtime, record
+from harness.errors import BadInput
+from harness.record import RunRecord
+from harness.runspec import RunSpec
+
+ALIASES = {"cfg-option": "cfg_options"}
+CHECKPOINT = re.compile(r"^(epoch|iter)_(\d+)\.pth$")
+REFUSED = {
+    "succeeded": "it already finished; judge it with `harness verify {id}`",
+    "diverged": "it diverged, and resuming would repeat the divergence; start a new run (e.g. with another "
+                "--cfg-option) instead",
+    "stopped": "it was stopped below the reference curve; start a new run instead",
+}
+
+
+def resumable(run_dir: Path) -> RunRecord:
+    """The run's record, if it may be resumed; a run left `running` by a harness that died is marked failed."""
+    if not record.is_run_dir(run_dir):
+        raise BadInput(f"--resume {run_dir}: not a harness run (no {record.RECORD_NAME}); pass a run id or directory")
+    run = record.read_record(run_dir)
+    if run.kind != "train":
+        raise BadInput(f"--resume {run.run_id}: an eval run is not resumable; run `harness eval` again")
+    if run.status in REFUSED:
+        raise BadInput(f"--resume {run.run_id}: not resumable: {REFUSED[run.status].format(id=run.run_id)}")
+    refuse_if_alive(run, run_dir)
+    return _ended_without_a_word(run) if run.status == "running" else run
+
+
+def refuse_if_alive(run: RunRecord, run_dir: Path) -> None:
+    attempt = run.attempts[-1]
+    if run.status == "running" and attempt.host and attempt.host != socket.gethostname():
+        raise BadInput(f"--resume {run.run_id}: it is recorded as running on {attempt.host}; resume it there, "
+                       "or once it has ended")
+    alive = processes_in(run_dir)
+    if run.runtime == "docker":
+        alive += docker_runtime.running_containers(run.run_id)
+    if alive:
+        raise BadInput(f"--resume {run.run_id}: it is still running (process {', '.join(map(str, alive))}); stop "
+                       "it first (Ctrl-C in its terminal, or kill -INT)")
+
+
+def processes_in(run_dir: Path) -> list[int]:
+    """Processes whose working directory is the run directory: the job's (and only the job's) processes."""
+    target, found = run_dir.resolve(), []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            if cwd.resolve(strict=True) == target:
+                found.append(int(cwd.parent.name))
+        except (OSError, RuntimeError):
+            continue
+    return sorted(found)
+
+
+def _ended_without_a_word(run: RunRecord) -> RunRecord:
+    error = "the harness process ended without recording the end of the run (killed, or the machine went down)"
+    last = run.attempts[-1].model_copy(update={"status": "failed", "finished": run.attempts[-1].finished or record.now(),
+                                               "error": error})
+    return run.model_copy(update={"status": "failed", "error": error, "attempts": [*run.attempts[:-1], last]})
+
+
+def last_checkpoint(work_dir: Path) -> tuple[str, int] | None:
+    """The checkpoint mmengine's --resume will load (named in work_dir/last_checkpoint), and its epoch or iteration.
+
+    last_checkpoint holds the path as the training process saw it (inside a container: /work/run/...),
+    so only its file name is trusted, and it must be in work_dir."""
+    pointer = work_dir / "last_checkpoint"
+    if not pointer.is_file():
+        return None
+    name = Path(pointer.read_text().strip()).name
+    match = CHECKPOINT.match(name)
+    if not match or not (work_dir / name).is_file():
+        return None
+    return name, int(match[2])
+
+
+def refuse_conflicts(spec: RunSpec, given: dict) -> None:
+    """given: the options the user typed (option name -> value); each must be what the run was started with."""
+    recorded = {**spec.model_dump(exclude={"docker"}), **spec.docker.model_dump()}
+    for option, value in given.items():
+        key = ALIASES.get(option, option.replace("-", "_"))
+        was = recorded.get(key)
+        if _normal(value) != _normal(was):
+            raise BadInput(f"--{option} {_shown(value)} conflicts with the run's {_shown(was)}: a resume continues the "
+                           "run as it was started (start a new run to change it)")
+
+
+def _normal(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_normal(v) for v in value)
+    if isinstance(value, Path):
+        return str(value.resolve())
+    return value
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value)) or "(none)"
+    return "(default)" if value is None else str(value)

@@ -1,0 +1,71 @@
+"""RunSpec: one frozen description of a run. The CLI builds it, the pipeline executes it, the record embeds it.
+
+A resume reads it back from the record, so a continued run is the run that was started.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import BadInput
+from harness.job import PLATFORMS, Platform
+
+Runtime = Literal["local", "docker"]
+RUNTIMES: tuple[Runtime, ...] = ("local", "docker")
+CFG_OPTION = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)*=")
+# Keys the harness sets from its own options: an override would make the record say one thing and run another.
+OWNED_KEYS = {"randomness.seed": "--seed", "train_cfg.max_epochs": "--epochs", "work_dir": "--work-dir"}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DockerOptions(Frozen):
+    image: str | None = None  # default: harness-<platform>:latest
+    shm_size: str = "2g"
+    ipc_host: bool = False
+    gpu_ids: tuple[str, ...] | None = None
+    privileged: bool = False
+
+
+class RunSpec(Frozen):
+    kind: Literal["train", "eval"] = "train"
+    benchmark: str
+    data: str | None = None  # a COCO 2017 directory; None: the benchmark's synthetic data
+    platform: Platform
+    runtime: Runtime = "local"
+    docker: DockerOptions = DockerOptions()
+    gpus: int = Field(default=1, ge=1)
+    seed: int = 0
+    epochs: int = Field(ge=1)
+    cfg_options: tuple[str, ...] = ()  # KEY=VALUE, as mmdet's tools/train.py --cfg-options takes them
+    checkpoint: str | None = None  # eval: the checkpoint tested
+    stop_below_curve: float | None = None  # margin in AP points; None: off
+
+    @property
+    def data_path(self) -> Path | None:
+        return Path(self.data) if self.data else None
+
+
+def checked_cfg_options(options: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    for option in options:
+        if not CFG_OPTION.match(option):
+            raise BadInput(f"--cfg-option {option!r} is not KEY=VALUE (e.g. optim_wrapper.optimizer.lr=0.02)")
+        key = option.split("=", 1)[0]
+        if key in OWNED_KEYS:
+            raise BadInput(f"--cfg-option {key} is set by the harness: use {OWNED_KEYS[key]} instead")
+    return tuple(options)
+
+
+def checked_choice(value: str | None, choices: tuple[str, ...], what: str) -> str | None:
+    if value is not None and value not in choices:
+        raise BadInput(f"unknown {what} {value!r} (one of {', '.join(choices)})")
+    return value
+
+
+__all__ = ["DockerOptions", "PLATFORMS", "RUNTIMES", "RunSpec", "checked_cfg_options", "checked_choice"]
