@@ -14,7 +14,10 @@ from harness.verify import Judgement, Target
 def write_report(target: Target, result: Judgement, out: Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"{out} already exists and is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create the report directory {out}: {exc.strerror}") from exc
     loss = plots.loss_curve(target.log, out / "loss.png")
     curve = plots.map_curve(target.log, result.reference, out / "bbox_mAP.png")
     rows = "\n".join(f"| {e.epoch} | " + " | ".join(points(e.metrics.get(k)) for k in BBOX_KEYS) + " |"

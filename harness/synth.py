@@ -5,18 +5,21 @@ One mount and one config serve it and the real COCO: same folders, same file nam
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from harness.dataset import annotation_file
 from harness.errors import BadInput
+from harness.record import nearest_existing
 
 # Each category has its own shape and hue family, so a small detector can learn it in minutes.
 CATEGORIES = (
@@ -26,6 +29,7 @@ CATEGORIES = (
 )
 BASE_COLOURS = {1: (220, 60, 50), 2: (50, 200, 70), 3: (60, 90, 230)}
 MAX_OBJECTS = 3
+ANNOTATION_BYTES_PER_IMAGE = 500  # an image entry and up to three annotations in the JSON
 
 
 @dataclass(frozen=True)
@@ -36,18 +40,21 @@ class SynthParams:
     image_size: int = 128
 
 
-def write_synthetic(out: Path, params: SynthParams) -> Path:
-    """Write the dataset to `out`, which must not exist or be empty; the write is all-or-nothing."""
+def write_synthetic(out: Path, params: SynthParams, on_image: Callable[[], None] | None = None) -> Path:
+    """Write the dataset to `out`, which must not exist or be empty; the write is all-or-nothing.
+
+    on_image is called after each image written (progress)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"{out} already exists and is not an empty directory; refusing to overwrite it")
+    check_room(out, params)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         rng = np.random.default_rng(params.seed)
         first_id = 1
         for split, count in (("train2017", params.train), ("val2017", params.val)):
-            _write_split(staging, split, range(first_id, first_id + count), params.image_size, rng)
+            _write_split(staging, split, range(first_id, first_id + count), params.image_size, rng, on_image)
             first_id += count
         if out.exists():
             out.rmdir()
@@ -57,13 +64,32 @@ def write_synthetic(out: Path, params: SynthParams) -> Path:
     return out
 
 
-def _write_split(root: Path, split: str, image_ids: range, size: int, rng: np.random.Generator) -> None:
+def estimated_bytes(params: SynthParams) -> int:
+    """One sample image encoded as the dataset's are (noise makes them all about that size), plus its annotations."""
+    sample, _ = _draw_image(params.image_size, np.random.default_rng(params.seed + 1))
+    encoded = io.BytesIO()
+    sample.save(encoded, format="JPEG", quality=95)
+    return int((params.train + params.val) * (encoded.tell() * 1.2 + ANNOTATION_BYTES_PER_IMAGE))
+
+
+def check_room(out: Path, params: SynthParams) -> None:
+    needed = estimated_bytes(params)
+    free = shutil.disk_usage(nearest_existing(out.parent)).free
+    if needed > free:
+        raise BadInput(f"{params.train + params.val} images of {params.image_size} px need about "
+                       f"{needed / 1e9:.1f} GB, and {nearest_existing(out.parent)} has {free / 1e9:.1f} GB free")
+
+
+def _write_split(root: Path, split: str, image_ids: range, size: int, rng: np.random.Generator,
+                 on_image: Callable[[], None] | None = None) -> None:
     (root / split).mkdir(parents=True)
     images, annotations = [], []
     for image_id in image_ids:
         file_name = f"{image_id:012d}.jpg"
         image, objects = _draw_image(size, rng)
         image.save(root / split / file_name, quality=95)
+        if on_image:
+            on_image()
         images.append({"id": image_id, "file_name": file_name, "width": size, "height": size})
         for category_id, box, area in objects:
             annotations.append(
