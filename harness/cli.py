@@ -13,9 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+# Only what every command needs is imported here; the Docker SDK, matplotlib, scipy and the
+# OpenMMLab stack are imported by the commands that use them, so the CLI answers at once.
 from harness import dataset as dataset_check
-from harness import build as building, doctor as doctoring, images as image_listing
-from harness import ci_outputs, compare as comparison, record, report, report_files, spec, synth, train as training, verify as verification
+from harness import ci_outputs, compare as comparison, record, report, spec, train as training, verify as verification
 from harness.runspec import RUNTIMES, DockerOptions, checked_choice
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
@@ -229,6 +230,8 @@ def report_command(
     reference: Annotated[Optional[str], typer.Option(help="Reference name; default: the benchmark's default.")] = None,
 ):
     """Write PNG plots (loss, bbox mAP per epoch against the reference) and a markdown report."""
+    from harness import report_files
+
     target = verification.load_target(path, benchmark)
     result = verification.judge(target, reference)
     run = record.resolve_run(path)
@@ -293,6 +296,8 @@ def build(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every line of the build output.")] = False,
 ):
     """Build the platform's image from docker/ on the Docker engine, tagged by the hash of its content."""
+    from harness import build as building, images as image_listing
+
     options = building.BuildOptions(platform=platform, base_image=base_image, wheelhouse=wheelhouse,
                                     tags=tuple(tag or ()), weights=tuple(weights or ()), no_cache=no_cache,
                                     verbose=verbose)
@@ -302,6 +307,8 @@ def build(
 @app.command()
 def images(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False):
     """List the images `harness build` made: platform, pinned versions, size and age."""
+    from harness import images as image_listing
+
     found = image_listing.built_images()
     if as_json:
         typer.echo(json.dumps([image_listing.to_json(i) for i in found], indent=2))
@@ -321,6 +328,8 @@ def doctor(
     """Check what a containerized run needs: engine, image, GPUs through the engine, dataset, disk, shared memory.
 
     Exit code 0 when every check is ok, 3 when one fails."""
+    from harness import doctor as doctoring
+
     if platform is not None and platform not in PLATFORMS:
         raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
     checks = doctoring.diagnose(doctoring.DoctorOptions(platform=platform or detect_platform(), gpus=gpus, data=data,
@@ -353,6 +362,8 @@ def dataset_synth_command(
     image_size: Annotated[int, typer.Option(min=32, help="Square image side in pixels.")] = 128,
 ):
     """Write a synthetic COCO 2017-layout detection dataset (coloured shapes, 3 categories)."""
+    from harness import synth
+
     params = synth.SynthParams(train=train, val=val, seed=seed, image_size=image_size)
     with Progress(TextColumn("writing images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True) as progress:

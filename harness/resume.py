@@ -7,7 +7,7 @@ import re
 import socket
 from pathlib import Path
 
-from harness import docker_runtime, record
+from harness import record
 from harness.errors import BadInput
 from harness.record import RunRecord
 from harness.runspec import RunSpec
@@ -42,6 +42,8 @@ def refuse_if_alive(run: RunRecord, run_dir: Path) -> None:
                        "or once it has ended")
     alive = processes_in(run_dir)
     if run.runtime == "docker":
+        from harness import docker_runtime  # the Docker SDK only for docker runs
+
         alive += docker_runtime.running_containers(run.run_id)
     if alive:
         raise BadInput(f"--resume {run.run_id}: it is still running (process {', '.join(map(str, alive))}); stop "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness import checkpoints, docker_runtime, environment, logs, record, spec
+from harness import checkpoints, environment, logs, record, spec
 from harness import resume as resuming
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
@@ -24,7 +24,6 @@ from harness.record import Attempt, RunRecord
 from harness.runspec import RunSpec, checked_cfg_options
 from harness.scaling import learning_rate
 from harness.runtime import local
-from harness.synth import SynthParams, write_synthetic
 
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt)\b.*")
 
@@ -94,6 +93,8 @@ def _run_dir(work_dir: Path | None, root: Path, name: str) -> Path:
 def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None):
     """The job, a function that runs it (console log, line callback -> exit code, cause) and record facts."""
     if run.runtime == "docker":
+        from harness import docker_runtime  # the Docker SDK only for docker runs
+
         options = run.docker.model_copy(update={"image": image_id}) if image_id else run.docker
         prepared = docker_runtime.prepare(request, run_dir.name, run_dir, options)
         return prepared.job, partial(docker_runtime.run, prepared), {**docker_runtime.record_facts(prepared)}
@@ -117,6 +118,8 @@ def _request(run: RunSpec, console: Console) -> JobRequest:
 def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
     if bench.synthetic is None:
         raise BadInput(f"benchmark {bench.name!r} needs --data PATH (a COCO 2017 directory)")
+    from harness.synth import SynthParams, write_synthetic
+
     params = SynthParams(**bench.synthetic.model_dump())
     path = default_cache() / "datasets" / f"synth-v1-{params.train}-{params.val}-{params.seed}-{params.image_size}"
     if not path.exists():

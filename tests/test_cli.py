@@ -270,3 +270,13 @@ def test_compare_refuses_a_tolerance_that_is_not_a_finite_number(cli, smoke_run)
     for bad in ("nan", "-1"):
         result = cli("compare", smoke_run, smoke_run, "--tolerance", bad)
         assert result.exit_code == 2 and "tolerance must be a finite number >= 0" in one_line_error(result)
+
+
+def test_importing_the_cli_leaves_the_heavy_stack_for_the_commands_that_use_it():
+    import subprocess
+    import sys
+
+    heavy = ("scipy", "matplotlib", "torch", "mmengine", "mmdet", "mmcv", "docker")
+    probe = f"import sys, harness.cli; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "", f"importing harness.cli imported {loaded}"
