@@ -54,6 +54,8 @@ def markdown(result: Judgement) -> str:
         "",
         f"{result.reason}",
         "",
+        *([f"Best {ref.metric} {result.best.metrics[ref.metric]:.2f} at {result.unit} {result.best.epoch}; the "
+           "verdict judges the final evaluation.", ""] if result.best else []),
         f"Reference `{ref.name}`: {ref.provenance.source}; {ref.provenance.hardware}; {ref.provenance.framework}.",
     ]
     if result.aggregate:

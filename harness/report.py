@@ -59,10 +59,17 @@ def verdict_details(result: Judgement) -> str:
     ref, provenance = result.reference, result.reference.provenance
     return "\n".join([
         f"{result.verdict.value}: {result.reason}",
+        *([best_line(result)] if result.best else []),
         *([f"overrides: {' '.join(result.overrides)}"] if result.overrides else []),
         f"reference {ref.name!r}: {provenance.source}; {provenance.hardware}; {provenance.framework}",
         f"log: {result.source}",
     ])
+
+
+def best_line(result: Judgement) -> str:
+    metric, best, final = result.reference.metric, result.best, result.evaluations[-1]
+    return (f"best {metric} {points(best.metrics[metric])} at {result.unit} {best.epoch}; the verdict judges the "
+            f"final evaluation ({result.unit} {final.epoch})")
 
 
 def metrics_table(result: Judgement) -> Table:
@@ -75,7 +82,9 @@ def metrics_table(result: Judgement) -> Table:
             table.add_row(str(evaluation.epoch), "[yellow]empty: no box above the score threshold[/]",
                           *[""] * (len(BBOX_KEYS) - 1))
         else:
-            table.add_row(str(evaluation.epoch), *(points(evaluation.metrics.get(k)) for k in BBOX_KEYS))
+            best = result.best is not None and evaluation.epoch == result.best.epoch
+            table.add_row(f"{evaluation.epoch} best" if best else str(evaluation.epoch),
+                          *(points(evaluation.metrics.get(k)) for k in BBOX_KEYS))
     if result.overrides:
         table.caption = f"overridden: {' '.join(result.overrides)}"
     return table

@@ -64,6 +64,7 @@ class Judgement(Frozen):
     evaluations: list[Evaluation]  # the single run's curve (empty when several runs are judged)
     warnings: list[str]
     overrides: list[str] = []  # --cfg-option values of the runs judged
+    best: Evaluation | None = None  # a single run's best evaluation (the verdict still judges the final one)
     unit: str = "epoch"  # what an evaluation's position counts: epoch, or iteration
 
     @property
@@ -184,6 +185,7 @@ def judge(targets: Target | list[Target], reference_name: str | None = None, tol
     else:
         verdict, reason, value, summary = _judge_many(outcomes, ref, tol, chosen)
     overrides = sorted({o for t in targets for o in t.overrides})
+    best = best_evaluation(targets[0].log, ref.metric) if len(targets) == 1 else None
     if overrides:
         reason += f" (overridden with --cfg-option {' '.join(overrides)}: not the benchmark as specified)"
     return Judgement(
@@ -191,8 +193,26 @@ def judge(targets: Target | list[Target], reference_name: str | None = None, tol
         verdict=verdict, reason=reason, benchmark=targets[0].benchmark.name, reference=ref, policy=chosen,
         tolerance=tol, value=value, delta=None if value is None else round(value - ref.value, 2), runs=outcomes,
         aggregate=summary, evaluations=targets[0].log.evaluations if len(targets) == 1 else [],
-        warnings=[w for t in targets for w in t.log.warnings],
+        warnings=[w for t in targets for w in t.log.warnings] + _fell_from_best(targets[0].log, best, ref.metric, tol),
+        best=best,
     )
+
+
+def best_evaluation(log: ParsedLog, metric: str) -> Evaluation | None:
+    """The highest evaluation (the first of equals), as the mmdet zoo's regression scripts report beside the last."""
+    scored = [e for e in log.evaluations if metric in e.metrics]
+    return max(scored, key=lambda e: e.metrics[metric]) if scored else None
+
+
+def _fell_from_best(log: ParsedLog, best: Evaluation | None, metric: str, tolerance: float) -> list[str]:
+    final = log.final
+    if best is None or final is None or metric not in final.metrics:
+        return []
+    drop = best.metrics[metric] - final.metrics[metric]
+    if drop <= tolerance:
+        return []
+    return [f"the final {metric} {final.metrics[metric]:.2f} ({log.unit} {final.epoch}) is {drop:.2f} AP below the "
+            f"best {best.metrics[metric]:.2f} ({log.unit} {best.epoch}), more than the tolerance {tolerance:g}"]
 
 
 def _judge_one(run: RunOutcome, ref: Reference, tol: float, chosen: Policy) -> tuple[Verdict, str, float | None]:
@@ -241,6 +261,8 @@ def to_json(result: Judgement) -> dict:
         "evaluations": [e.model_dump(mode="json") for e in result.evaluations],
         "warnings": result.warnings,
         "overrides": result.overrides,
+        "best": None if result.best is None else {"epoch": result.best.epoch,
+                                                  "value": result.best.metrics[result.reference.metric]},
         "evaluated_by": result.unit,
         "source": result.source,
     }

@@ -129,3 +129,19 @@ def test_t_test_when_the_reference_has_a_spread():
     assert close.verdict == Verdict.PASS and close.aggregate.p_value > 0.05 and "t-test" in close.reason
     low = judge([smoke(v, f"b{v}") for v in (60.0, 61.0, 60.5, 60.2)])
     assert low.verdict == Verdict.OUT_OF_TOLERANCE and low.aggregate.p_value < 0.05
+
+
+def test_the_best_evaluation_is_shown_beside_the_final_one_and_a_fall_is_a_warning():
+    result = judge(target(*([30.0] * 20), 44.0, 43.9, 43.5, 43.1))
+    assert result.verdict == Verdict.PASS and result.value == 43.1, "the verdict still judges the final evaluation"
+    assert (result.best.epoch, result.best.metrics["bbox_mAP"]) == (21, 44.0)
+    assert result.warnings == ["the final bbox_mAP 43.10 (epoch 24) is 0.90 AP below the best 44.00 (epoch 21), "
+                               "more than the tolerance 0.5"]
+    steady = judge(full(43.2))
+    assert steady.best.epoch == 24 and steady.warnings == []
+
+
+def test_the_best_evaluation_is_in_the_json():
+    from harness.verify import to_json
+
+    assert to_json(judge(target(*([30.0] * 22), 44.0, 43.6)))["best"] == {"epoch": 23, "value": 44.0}
