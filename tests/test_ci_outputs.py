@@ -47,7 +47,7 @@ def test_out_of_tolerance_is_a_failure_with_the_reason(cli, smoke_run, tmp_path)
     result = cli("verify", low, "--junit", tmp_path / "v.xml")
     assert result.exit_code == 1
     reason = one_line_error(result).removeprefix("out_of_tolerance: ")
-    assert reason.startswith("bbox_mAP 50.00 vs 76.50")
+    assert reason.startswith("bbox_mAP 50.00 vs 75.70")
     _, case = read_case(tmp_path / "v.xml")
     (failure,) = case.result
     assert isinstance(failure, Failure) and failure.message == reason and failure.type == "out_of_tolerance"
