@@ -153,4 +153,5 @@ def runs_listing(runs) -> Table:
 def run_summary(run: RunRecord) -> str:
     metric = (run.final_metrics or {}).get("bbox_mAP")
     shown = f"final bbox_mAP {metric:.2f} AP" if metric is not None else "no final bbox_mAP"
-    return f"{run.status}: {run.run_id}, {shown}; judge it with `harness verify {run.run_id}`"
+    overridden = f"; overridden with --cfg-option {' '.join(run.spec.cfg_options)}" if run.spec.cfg_options else ""
+    return f"{run.status}: {run.run_id}, {shown}{overridden}; judge it with `harness verify {run.run_id}`"

@@ -46,7 +46,9 @@ def test_out_of_tolerance_is_a_failure_with_the_reason(cli, smoke_run, tmp_path)
     low = with_final_map(copy_run(smoke_run, tmp_path / "low"), 0.5)
     result = cli("verify", low, "--junit", tmp_path / "v.xml")
     assert result.exit_code == 1
-    reason = one_line_error(result).removeprefix("out_of_tolerance: ")
+    warning, verdict = result.stderr.strip().splitlines()
+    assert warning.startswith("warning: the final bbox_mAP 50.00 (epoch 20) is ") and "below the best" in warning
+    reason = verdict.removeprefix("out_of_tolerance: ")
     assert reason.startswith("bbox_mAP 50.00 vs 75.70")
     _, case = read_case(tmp_path / "v.xml")
     (failure,) = case.result

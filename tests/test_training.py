@@ -51,8 +51,10 @@ def test_two_cpu_processes_train_and_evaluate(cli, session_env):
 
 def test_mission_architecture_with_dcn_trains(cli, session_env):
     run = session_env / "dcn"
-    result = cli("train", "--benchmark", "smoke-dcn", "--work-dir", run)
+    # An override that restates the config's own value: the run is marked as overridden all the same.
+    result = cli("train", "--benchmark", "smoke-dcn", "--work-dir", run, "--cfg-option", "model.test_cfg.score_thr=0.0")
     assert result.exit_code == 0, result.stdout + result.stderr
+    assert "overridden with --cfg-option model.test_cfg.score_thr=0.0" in result.stdout
     dumped = (run / "work_dir" / "config.py").read_text()
     assert "depth=101" in dumped and "type='DCN'" in dumped and "stage_with_dcn=(" in dumped
     assert json.loads((run / "run.json").read_text())["status"] == "succeeded"
