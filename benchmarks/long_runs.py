@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness import logs  # noqa: E402
+from harness.errors import BadInput  # noqa: E402
 from harness.resume import processes_in  # noqa: E402
 
 NAN_LOSS = "model.bbox_head.loss_cls.loss_weight=nan"
@@ -63,11 +64,15 @@ def divergence(work: Path, epochs: int, checked: bool) -> dict:
     timed = Timed("train", "-v", "--epochs", str(epochs), "--work-dir", str(run), "--cfg-option", NAN_LOSS, *extra)
     total = timed.finish()
     nan_at = first_nan(timed.lines)
-    parsed = logs.parse_path(run / "work_dir")
+    try:
+        parsed = logs.parse_path(run / "work_dir")
+    except BadInput:  # the process died before it logged a training line
+        return {"exit": timed.process.returncode, "first_nan_iter": None, "last_iter": None,
+                "seconds_after_nan": None, "wall": total, "logged": False}
     nan_iter = parsed.diverged_at.iter if parsed.diverged_at else None
     last_iter = parsed.last_step.iter if parsed.last_step else None
     return {"exit": timed.process.returncode, "first_nan_iter": nan_iter, "last_iter": max(last_iter or 0, nan_iter or 0),
-            "seconds_after_nan": None if nan_at is None else total - nan_at, "wall": total}
+            "seconds_after_nan": None if nan_at is None else total - nan_at, "wall": total, "logged": True}
 
 
 def resume_cost(work: Path, epochs: int) -> tuple[float, float]:
@@ -97,6 +102,9 @@ def main() -> None:
               f"{'wall s':>8}")
         for name, row in rows.items():
             after = None if row["first_nan_iter"] is None else row["last_iter"] - row["first_nan_iter"]
+            if not row["logged"]:
+                print(f"{name:16} {row['exit']:>5}  died before logging any training line; wall {row['wall']:.1f} s")
+                continue
             seconds = "-" if row["seconds_after_nan"] is None else f"{row['seconds_after_nan']:.1f}"
             print(f"{name:16} {row['exit']:>5} {str(row['first_nan_iter']):>10} {str(row['last_iter']):>10} "
                   f"{str(after):>16} {seconds:>12} {row['wall']:>8.1f}")
