@@ -118,8 +118,7 @@ def train(
     if resume is not None:
         if work_dir is not None:
             raise typer.BadParameter("--work-dir cannot go with --resume: a run continues in its own directory")
-        typed = {("cfg-option" if k == "cfg_options" else k.replace("_", "-")): v for k, v in given.items()}
-        done = training.resume(resume, typed, console, verbose)
+        done = training.resume(resume, given, console, verbose)
     else:
         done = training.train(_spec("train", given), work_dir, console, verbose)
     console.print(report.run_summary(done), highlight=False, soft_wrap=True)

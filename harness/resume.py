@@ -12,7 +12,7 @@ from harness.errors import BadInput
 from harness.record import RunRecord
 from harness.runspec import RunSpec
 
-ALIASES = {"cfg-option": "cfg_options"}
+OPTION_NAMES = {"cfg_options": "cfg-option"}  # a RunSpec field -> the command-line option that sets it
 CHECKPOINT = re.compile(r"^(epoch|iter)_(\d+)\.pth$")
 REFUSED = {
     "succeeded": "it already finished; judge it with `harness verify {id}`",
@@ -85,12 +85,12 @@ def last_checkpoint(work_dir: Path) -> tuple[str, int] | None:
 
 
 def refuse_conflicts(spec: RunSpec, given: dict) -> None:
-    """given: the options the user typed (option name -> value); each must be what the run was started with."""
+    """given: the options the user typed, by RunSpec field name; each must be what the run was started with."""
     recorded = {**spec.model_dump(exclude={"docker"}), **spec.docker.model_dump()}
-    for option, value in given.items():
-        key = ALIASES.get(option, option.replace("-", "_"))
+    for key, value in given.items():
         was = recorded.get(key)
         if _normal(value) != _normal(was):
+            option = OPTION_NAMES.get(key, key.replace("_", "-"))
             raise BadInput(f"--{option} {_shown(value)} conflicts with the run's {_shown(was)}: a resume continues the "
                            "run as it was started (start a new run to change it)")
 

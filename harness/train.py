@@ -163,10 +163,10 @@ def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbos
         with TrainingView(console, started.epochs, verbose) as view:
             code, cause = runner(console_log, view.feed)
     except Interrupted:
-        _finish(run_dir, started, "interrupted", None, "interrupted by the user")
+        _finish(run_dir, started, _parsed(run_dir, started), "interrupted", None, "interrupted by the user")
         raise
     except InfrastructureError as exc:
-        _finish(run_dir, started, "failed", None, str(exc))
+        _finish(run_dir, started, _parsed(run_dir, started), "failed", None, str(exc))
         raise
     parsed = _parsed(run_dir, started)
     if parsed is not None and (parsed.diverged_at or parsed.stopped_early):
@@ -177,9 +177,9 @@ def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbos
             for line in _traceback_end(lines):
                 console.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True, style="dim")
         reason = f"training exited with code {code}: {cause or _last_exception(lines)}"
-        _finish(run_dir, started, "failed", code, reason)
+        _finish(run_dir, started, parsed, "failed", code, reason)
         raise InfrastructureError(f"{reason} (full output: {console_log})")
-    return _finish(run_dir, started, "succeeded", code, None)
+    return _finish(run_dir, started, parsed, "succeeded", code, None)
 
 
 def _stopped_in_process(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog, code: int) -> RunRecord:
@@ -188,10 +188,10 @@ def _stopped_in_process(run_dir: Path, started: RunRecord, parsed: logs.ParsedLo
     checkpoint = f"; last checkpoint kept: {kept[0]}" if kept else "; no checkpoint had been saved"
     if parsed.diverged_at:
         reason = logs.divergence_reason(parsed) + checkpoint
-        _finish(run_dir, started, "diverged", code, reason)
+        _finish(run_dir, started, parsed, "diverged", code, reason)
         raise Diverged(f"training diverged: {reason} (logs kept in {run_dir / started.work_dir})")
     reason = parsed.stopped_early + checkpoint
-    _finish(run_dir, started, "stopped", code, reason)
+    _finish(run_dir, started, parsed, "stopped", code, reason)
     raise StoppedEarly(f"training stopped below the reference curve: {reason}")
 
 
@@ -202,8 +202,9 @@ def _parsed(run_dir: Path, started: RunRecord) -> logs.ParsedLog | None:
         return None
 
 
-def _finish(run_dir: Path, started: RunRecord, status: str, code: int | None, error: str | None) -> RunRecord:
-    parsed = _parsed(run_dir, started)
+def _finish(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, status: str, code: int | None,
+            error: str | None) -> RunRecord:
+    """parsed: the work_dir's logs as the attempt left them, read once by the caller."""
     final = parsed.final if parsed else None
     ended = record.now()
     last = started.attempts[-1].model_copy(update={"status": status, "finished": ended, "exit_code": code,
