@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 import harness
-from harness import environment, record
+from harness import host, record, store
 from harness.bootstrap import ROOT, default_cache, pins
 from harness.build_context import assemble, content_hash, write_tar
 from harness.errors import BadInput, InfrastructureError
@@ -116,8 +116,8 @@ def labels(build: BuildPlan, root: Path = ROOT) -> dict[str, str]:
     """OCI annotations plus the platform, the content hash and every pinned version."""
     return {
         "org.opencontainers.image.title": build.image,
-        "org.opencontainers.image.source": environment.source_location(root),
-        "org.opencontainers.image.revision": environment.source_revision(root),
+        "org.opencontainers.image.source": host.source_location(root),
+        "org.opencontainers.image.revision": host.source_revision(root),
         "org.opencontainers.image.created": record.now(),
         "org.opencontainers.image.version": harness.__version__,
         "org.opencontainers.image.base.name": build.base_image,
@@ -184,7 +184,7 @@ def _fail(tracker: _StepTracker, event: dict, console: Console) -> None:
 
 
 def _write_build_record(result: BuildRecord, build_plan: BuildPlan) -> Path:
-    folder = record.results_root() / "images"
+    folder = store.image_records_dir()
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{build_plan.platform}-{build_plan.content_hash[:12]}"
     path, n = folder / f"{stem}.json", 1

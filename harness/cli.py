@@ -9,18 +9,17 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 # Only what every command needs is imported here; the Docker SDK, matplotlib, scipy and the
 # OpenMMLab stack are imported by the commands that use them, so the CLI answers at once.
 from harness import dataset as dataset_check
-from harness import ci_outputs, compare as comparison, record, report, spec, train as training, verify as verification
+from harness import ci_outputs, compare as comparison, pipeline, report, spec, store, verify as verification
 from harness.runspec import RUNTIMES, DockerOptions, checked_choice
 from harness.errors import ExitCode, HarnessError
 from harness.job import PLATFORMS
-from harness.runtime.local import detect_platform
+from harness.host import detect_platform
 from harness.policy import POLICIES, checked_tolerance
 
 console = Console()
@@ -77,8 +76,15 @@ ImageOption = Annotated[Optional[str], typer.Option(help="docker: image to run; 
 ShmOption = Annotated[Optional[str], typer.Option(
     help="docker: shared memory for the data loader workers; default 2g.", show_default=False)]
 IpcHostOption = Annotated[bool, typer.Option("--ipc-host", help="docker: share the host's IPC namespace instead.")]
-GpuIdsOption = Annotated[Optional[str], typer.Option(help="docker: explicit GPU ids, e.g. 0,1,2,3 (as many as --gpus).")]
+GpuIdsOption = Annotated[Optional[str], typer.Option(help="Explicit GPU ids, e.g. 0,1,2,3 (as many as --gpus).")]
 PrivilegedOption = Annotated[bool, typer.Option("--privileged", help="docker: run the container privileged (never by default).")]
+DeepOption = Annotated[bool, typer.Option(
+    "--deep-fingerprint", help="Also hash every image for the run record's dataset fingerprint (slower; with progress).")]
+StopBelowCurveOption = Annotated[Optional[float], typer.Option(
+    help="Stop a run whose bbox mAP is this many AP points under the reference's per-epoch curve at two "
+         "evaluations in a row (off by default).", show_default=False)]
+SeedOption = Annotated[Optional[int], typer.Option(help="randomness.seed for mmengine; default 0.", show_default=False)]
+EpochsOption = Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")]
 CfgOption = Annotated[Optional[list[str]], typer.Option(
     "--cfg-option", help="KEY=VALUE merged into the run's mmengine config, as mmdet's --cfg-options (repeatable); "
                          "the verdict marks the run as overridden.", show_default=False)]
@@ -89,8 +95,8 @@ def train(
     benchmark: BenchmarkOption = None,
     data: DataOption = None,
     gpus: GpusOption = None,
-    seed: Annotated[Optional[int], typer.Option(help="randomness.seed for mmengine; default 0.", show_default=False)] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")] = None,
+    seed: SeedOption = None,
+    epochs: EpochsOption = None,
     work_dir: WorkDirOption = None,
     platform: PlatformOption = None,
     verbose: VerboseOption = False,
@@ -101,12 +107,12 @@ def train(
     gpu_ids: GpuIdsOption = None,
     privileged: PrivilegedOption = False,
     cfg_option: CfgOption = None,
-    stop_below_curve: Annotated[Optional[float], typer.Option(
-        help="Stop a run whose bbox mAP is this many AP points under the reference's per-epoch curve at two "
-             "evaluations in a row (off by default).", show_default=False)] = None,
+    stop_below_curve: StopBelowCurveOption = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue a failed or interrupted run (run id or directory) from its last checkpoint, with the "
              "options it was started with.", show_default=False)] = None,
+    deep_fingerprint: DeepOption = False,
+    group: Annotated[Optional[str], typer.Option(hidden=True, help="The repro group the run belongs to.")] = None,
 ):
     """Train a benchmark and store everything under results/<run-id>/.
 
@@ -118,10 +124,78 @@ def train(
     if resume is not None:
         if work_dir is not None:
             raise typer.BadParameter("--work-dir cannot go with --resume: a run continues in its own directory")
-        done = training.resume(resume, given, console, verbose)
+        done = pipeline.resume(resume, given, console, verbose)
     else:
-        done = training.train(_spec("train", given), work_dir, console, verbose)
+        done = pipeline.train(_spec("train", given), work_dir, console, verbose, pipeline.Lineage(group=group),
+                              deep_fingerprint)
     console.print(report.run_summary(done), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def rerun(
+    run: Annotated[Path, typer.Argument(help="Run id or run directory to re-create.")],
+    allow_drift: Annotated[bool, typer.Option(
+        "--allow-drift", help="Run even when the stack, image, dataset or generated config differ from the "
+                              "original's; the new record lists what drifted.")] = False,
+    verbose: VerboseOption = False,
+):
+    """A new run from an old run's record: the same spec (seed, overrides, epochs), image or stack, and dataset.
+
+    Refused (exit 2) when the stack, image, dataset fingerprint or generated config differ, unless --allow-drift."""
+    _on_sigterm_interrupt()
+    done = pipeline.rerun(run, allow_drift, console, verbose)
+    console.print(report.run_summary(done), highlight=False, soft_wrap=True)
+
+
+@app.command("repro")
+def repro_command(
+    benchmark: BenchmarkOption = None,
+    runs: Annotated[Optional[int], typer.Option(help="How many runs (seeds counting up from --seed).")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="The seeds, e.g. 0,1,2 (instead of --runs).")] = None,
+    parallel: Annotated[int, typer.Option(help="Runs at a time; each needs --gpus devices of its own.")] = 1,
+    resume: Annotated[Optional[str], typer.Option(
+        help="Continue a group: resume its interrupted runs and start the ones that never ran.")] = None,
+    group: Annotated[Optional[str], typer.Option(
+        help="Name the new group (e.g. ci-1234); default <date>-<time>-<benchmark>-x<N>.")] = None,
+    data: DataOption = None,
+    gpus: GpusOption = None,
+    seed: SeedOption = None,
+    epochs: EpochsOption = None,
+    platform: PlatformOption = None,
+    verbose: VerboseOption = False,
+    runtime: RuntimeOption = None,
+    image: ImageOption = None,
+    shm_size: ShmOption = None,
+    ipc_host: IpcHostOption = False,
+    gpu_ids: GpuIdsOption = None,
+    privileged: PrivilegedOption = False,
+    cfg_option: CfgOption = None,
+    stop_below_curve: StopBelowCurveOption = None,
+    deep_fingerprint: DeepOption = False,
+):
+    """Train the benchmark once per seed in one group, judge the group, and write its report.
+
+    The exit code is the group's verdict (multi-run rules: a run that did not finish is counted).
+    Ctrl-C stops the running runs and leaves the group resumable with --resume GROUP."""
+    from harness import repro
+
+    given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
+                   runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
+                   privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve)
+    if resume is not None:
+        if given or runs is not None or seeds is not None or group is not None:
+            raise typer.BadParameter("--resume GROUP takes no run options: the group continues as it was started")
+        campaign = store.read_group(resume)
+    else:
+        template = _spec("train", given)
+        campaign = repro.start(template, repro.seeds_for(runs, seeds, template.seed), parallel, group)
+    console.print(f"[bold]group[/] {campaign.group_id}: seeds {', '.join(map(str, campaign.seeds))}, "
+                  f"{campaign.parallel} at a time", highlight=False)
+    _on_sigterm_interrupt()
+    result, written = repro.campaign(campaign, lambda line: console.print(line, highlight=False), verbose,
+                                     deep_fingerprint)
+    console.print(f"report written to {written / 'report.md'}", highlight=False, soft_wrap=True)
+    _show_verdict(result)
 
 
 @app.command("eval")
@@ -148,8 +222,8 @@ def eval_command(
                    shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids), privileged=privileged,
                    cfg_options=cfg_option, checkpoint=str(checkpoint.resolve()))
     _on_sigterm_interrupt()
-    run = training.train(_spec("eval", given), work_dir, console, verbose)
-    run_dir = work_dir.resolve() if work_dir else record.results_root() / run.run_id
+    run = pipeline.train(_spec("eval", given), work_dir, console, verbose)
+    run_dir = work_dir.resolve() if work_dir else store.root() / run.run_id
     result = verification.judge(verification.load_target(run_dir, None))
     for renderable in report.verdict_renderables(result):
         console.print(renderable)
@@ -170,9 +244,9 @@ def _ids(gpu_ids: str | None) -> tuple[str, ...] | None:
 def _spec(kind: str, given: dict):
     checked_choice(given.get("platform"), PLATFORMS, "platform")
     checked_choice(given.get("runtime"), RUNTIMES, "runtime")
-    docker_keys = ("image", "shm_size", "ipc_host", "gpu_ids", "privileged")
+    docker_keys = ("image", "shm_size", "ipc_host", "privileged")
     docker = DockerOptions(**{k: given.pop(k) for k in docker_keys if k in given})
-    return training.make_spec(kind=kind, docker=docker, **given)
+    return pipeline.make_spec(kind=kind, docker=docker, **given)
 
 
 def _on_sigterm_interrupt() -> None:
@@ -195,6 +269,7 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     junit: Annotated[Optional[Path], typer.Option(help="Also write the verdict as JUnit XML to this file.")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Also write a markdown summary to this file.")] = None,
+    group: Annotated[Optional[str], typer.Option(help="Judge the runs of this repro group together.")] = None,
 ):
     """Check the final bbox mAP against a reference; the exit code is the verdict.
 
@@ -204,13 +279,27 @@ def verify(
     for path, option in ((junit, "--junit"), (markdown, "--markdown")):
         if path is not None:
             ci_outputs.writable(path, option)
-    result = verification.judge(verification.load_targets(paths, benchmark), reference, tolerance, policy)
+    if group is not None and paths:
+        raise typer.BadParameter("give runs or --group, not both")
+    targets = _group_targets(group) if group is not None else verification.load_targets(paths, benchmark)
+    result = verification.judge(targets, reference, tolerance, policy)
     if junit is not None:
         ci_outputs.write_junit(result, junit)
     ci_outputs.write_markdown(result, markdown)
     if as_json:
         typer.echo(json.dumps(verification.to_json(result), indent=2))
-    else:
+    _show_verdict(result, tables=not as_json)
+
+
+def _group_targets(group: str) -> list:
+    from harness import repro
+
+    return [target for _, target in repro.labelled_targets(store.read_group(group))]
+
+
+def _show_verdict(result, tables: bool = True) -> None:
+    """The verdict's tables and details, its warnings and (when not a pass) its reason; exits with its code."""
+    if tables:
         for renderable in report.verdict_renderables(result):
             console.print(renderable)
         console.print(report.verdict_details(result), markup=False, highlight=False, soft_wrap=True)
@@ -227,13 +316,25 @@ def report_command(
     out: Annotated[Optional[Path], typer.Option(help="New directory for the report; default <run>/report.")] = None,
     benchmark: Annotated[Optional[str], typer.Option(help="Benchmark the log belongs to, when not a harness run.")] = None,
     reference: Annotated[Optional[str], typer.Option(help="Reference name; default: the benchmark's default.")] = None,
+    group: Annotated[Optional[str], typer.Option(
+        help="A repro group instead of a run: every run's curve, their mean and spread, the verdict; default "
+             "--out: a new report folder in the group's directory.")] = None,
 ):
     """Write PNG plots (loss, bbox mAP per epoch against the reference) and a markdown report."""
     from harness import report_files
 
+    if group is not None:
+        from harness import repro
+
+        if path is not None:
+            raise typer.BadParameter("give a run or --group, not both")
+        result, written = repro.write_report(store.read_group(group), out)
+        console.print(f"report written to {written / 'report.md'} ({result.verdict.value})", highlight=False,
+                      soft_wrap=True)
+        return
     target = verification.load_target(path, benchmark)
     result = verification.judge(target, reference)
-    run = record.resolve_run(path)
+    run = store.resolve(path)
     destination = out or (run / "report" if run.is_dir() else None)
     if destination is None:
         raise typer.BadParameter("a log file has no run directory to put the report in; pass --out DIR")
@@ -269,16 +370,23 @@ def compare_command(
 @app.command()
 def runs(
     benchmark: Annotated[Optional[str], typer.Option(help="Only runs of this benchmark.")] = None,
+    group: Annotated[Optional[str], typer.Option(help="Only the runs of this repro group.")] = None,
+    status: Annotated[Optional[str], typer.Option(help="Only runs with this status (succeeded, failed, ...).")] = None,
+    platform: Annotated[Optional[str], typer.Option(help="Only runs on this platform.")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="Only runs of this kind: train or eval.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run records as a JSON list.")] = False,
 ):
-    """List the runs under results/ (HARNESS_RESULTS), oldest first."""
-    found = [(d, r) for d, r in record.read_all(record.results_root())
-             if benchmark is None or (not isinstance(r, str) and r.benchmark == benchmark)]
+    """List the runs under results/ (HARNESS_RESULTS), oldest first; unreadable records with the reason."""
+    if group is not None:
+        store.read_group(group)  # an unknown group is an error, not an empty list
+    found = store.runs(benchmark=benchmark, group=group, status=status, platform=platform, kind=kind)
     if as_json:
-        typer.echo(json.dumps([r.model_dump(mode="json") if not isinstance(r, str) else {"run_dir": str(d), "error": r}
-                               for d, r in found], indent=2))
+        typer.echo(json.dumps([e.record.model_dump(mode="json") if e.record else {"run_dir": str(e.path),
+                                                                                  "error": e.error}
+                               for e in found], indent=2))
     elif not found:
-        console.print(f"no runs under {record.results_root()}/", highlight=False)
+        console.print(f"no runs under {store.root()}/" + (" match" if group or benchmark or status or platform or kind
+                                                           else ""), highlight=False)
     else:
         console.print(report.runs_listing(found))
 
@@ -362,12 +470,11 @@ def dataset_synth_command(
 ):
     """Write a synthetic COCO 2017-layout detection dataset (coloured shapes, 3 categories)."""
     from harness import synth
+    from harness.progress import counting_bar
 
     params = synth.SynthParams(train=train, val=val, seed=seed, image_size=image_size)
-    with Progress(TextColumn("writing images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as progress:
-        task = progress.add_task("images", total=train + val)
-        written = synth.write_synthetic(out, params, on_image=lambda: progress.advance(task))
+    with counting_bar(err_console, "writing images", train + val) as advance:
+        written = synth.write_synthetic(out, params, on_image=advance)
     console.print(report.dataset_table(dataset_check.check_dataset(written)))
 
 

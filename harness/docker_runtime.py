@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness import environment
+from harness import host, store
 from harness.container import CHECKPOINT_MOUNT, CONFIGS_MOUNT, DATA_MOUNT, MMDET_TOOLS, RUN_MOUNT, ContainerSpec, GpuOptions, HostFacts, container_spec
-from harness.errors import BadInput
+from harness.errors import BadInput, ImageMissing
 from harness.job import Job, JobRequest, build_job
 from harness.platforms import load_platform
 from harness.runtime import docker_engine
@@ -31,21 +31,22 @@ class Prepared:
 
 def prepare(request: JobRequest, run_id: str, run_dir: Path, options: DockerOptions) -> Prepared:
     """Engine, image and GPU access are checked here, before the run directory holds anything."""
-    visible = environment.gpu_inventory(request.platform)
+    visible = host.gpu_inventory(request.platform)
     if visible is not None and request.gpus > len(visible):
         raise BadInput(f"--gpus {request.gpus} but this host shows {len(visible)} {request.platform} GPUs")
     client = docker_engine.connect()
     reference = options.image or f"{load_platform(request.platform).image}:latest"
     image = docker_engine.image(client, reference)
     if image is None:
-        raise BadInput(f"image {reference} does not exist in the engine (run `harness build --platform "
+        raise ImageMissing(f"image {reference} does not exist in the engine (run `harness build --platform "
                        f"{request.platform}`)")
     inside = request.model_copy(update={
-        "data_root": Path(DATA_MOUNT), "configs_dir": Path(CONFIGS_MOUNT),
+        "data_root": Path(DATA_MOUNT), "configs_dir": Path(CONFIGS_MOUNT), "gpu_ids": None,  # the engine picks them
         "checkpoint": Path(CHECKPOINT_MOUNT) / request.checkpoint.name if request.checkpoint else None})
-    job = build_job(inside, "python3", Path(MMDET_TOOLS), Path(RUN_MOUNT) / "config.py", Path(RUN_MOUNT) / "work_dir")
+    job = build_job(inside, "python3", Path(MMDET_TOOLS), Path(RUN_MOUNT) / store.CONFIG,
+                    Path(RUN_MOUNT) / store.WORK_DIR)
     gpus = GpuOptions(platform=request.platform, gpus=request.gpus,
-                      gpu_ids=list(options.gpu_ids) if options.gpu_ids else None, privileged=options.privileged)
+                      gpu_ids=list(request.gpu_ids) if request.gpu_ids else None, privileged=options.privileged)
     spec = container_spec(f"harness-{run_id}-{secrets.token_hex(3)}", image.id, job.argv, request.data_root, run_dir,
                           CONFIGS_DIR.resolve(), gpus, host_facts(client),
                           options.shm_size, options.ipc_host, {docker_engine.RUN_LABEL: run_id},
@@ -86,7 +87,8 @@ def record_facts(prepared: Prepared) -> dict:
     """What the run record keeps about the image and the container."""
     spec = prepared.spec
     return {
-        "image": {"reference": prepared.reference, "id": prepared.image.id, "tags": prepared.image.tags,
+        "image": {"reference": prepared.reference, "id": prepared.image.id,
+                  "digests": prepared.image.digests, "tags": prepared.image.tags,
                   "labels": prepared.image.labels},
         "container": {"name": spec.name, "user": spec.user, "shm_size": spec.shm_size, "ipc_mode": spec.ipc_mode,
                       "runtime": spec.runtime, "privileged": spec.privileged,

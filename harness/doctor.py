@@ -9,17 +9,18 @@ from pathlib import Path
 
 from rich.table import Table
 
-from harness import record
+from harness import store
 from harness.container import GpuOptions, probe_spec
 from harness.docker_runtime import host_facts
 from harness.dataset import check_dataset
 from harness.errors import HarnessError
 from harness.job import Platform
+from harness.host import GPU_TOOLS
 from harness.platforms import load_platform
 from harness.runtime import docker_engine
 
 GIB = 1024 ** 3
-PROBE = {"cuda": ["nvidia-smi", "-L"], "ixuca": ["ixsmi", "-L"]}
+PROBE = {platform: [tool, "-L"] for platform, tool in GPU_TOOLS.items()}  # run inside a probe container
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def diagnose(options: DoctorOptions) -> list[Check]:
     engine, client = _engine()
     image, image_id = _image(client, options.platform)
     return [engine, image, _gpus(client, image_id, options), _dataset(options.data),
-            _free_disk(record.results_root(), options.min_free_gb), _shared_memory(options.min_shm_gb)]
+            _free_disk(store.root(), options.min_free_gb), _shared_memory(options.min_shm_gb)]
 
 
 def _engine():
@@ -100,9 +101,9 @@ def _dataset(data: Path | None) -> Check:
 
 
 def _free_disk(results: Path, minimum_gb: float) -> Check:
-    existing = record.nearest_existing(results)
+    existing = store.nearest_existing(results)
     free = shutil.disk_usage(existing).free / GIB
-    ok = free >= minimum_gb and record.writable(results)
+    ok = free >= minimum_gb and store.writable(results)
     return Check("free disk under results/", ok, f"{free:.0f} GiB free at {existing}",
                  "" if ok else f"free space (at least {minimum_gb:.0f} GiB) or set HARNESS_RESULTS elsewhere")
 

@@ -21,6 +21,10 @@ class BadInput(HarnessError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class ImageMissing(BadInput):
+    """The image a docker run asks for is not in the engine."""
+
+
 class InfrastructureError(HarnessError):
     """The machine, the stack or the training process failed, not the user's input."""
 

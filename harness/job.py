@@ -29,6 +29,7 @@ class JobRequest(BaseModel):
     data_root: Path
     platform: Platform
     gpus: int
+    gpu_ids: tuple[str, ...] | None = None  # the GPUs the job may see (CUDA_VISIBLE_DEVICES); None: all
     seed: int
     epochs: int
     configs_dir: Path | None = None  # where the job sees configs/, when not here (inside a container)
@@ -61,10 +62,19 @@ def mmdet_tools_dir() -> Path:
 def build_job(request: JobRequest, python: str, tools_dir: Path, config_file: Path, work_dir: Path) -> Job:
     return Job(
         argv=train_argv(request, python, tools_dir, config_file, work_dir),
-        env=dict(TRAINING_ENV),
+        env={**TRAINING_ENV, **_visible_devices(request)},
         config_text=render_config(request),
         total_batch=request.gpus * request.benchmark.schedule.batch_per_gpu,
     )
+
+
+def _visible_devices(request: JobRequest) -> dict[str, str]:
+    """Iluvatar's runtime honours CUDA_VISIBLE_DEVICES as CUDA's does."""
+    if request.gpu_ids is None or request.platform == "cpu":
+        return {}
+    if len(request.gpu_ids) != request.gpus:
+        raise BadInput(f"--gpu-ids names {len(request.gpu_ids)} GPUs but --gpus is {request.gpus}")
+    return {"CUDA_VISIBLE_DEVICES": ",".join(request.gpu_ids)}
 
 
 def train_argv(request: JobRequest, python: str, tools_dir: Path, config_file: Path, work_dir: Path) -> list[str]:

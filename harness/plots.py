@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -29,20 +30,44 @@ def loss_curve(log: ParsedLog, out: Path) -> Path:
 
 
 def map_curve(log: ParsedLog, reference: Reference, out: Path) -> Path:
+    return map_curves([("this run", log)], reference, out)
+
+
+def map_curves(runs: list[tuple[str, ParsedLog]], reference: Reference, out: Path) -> Path:
+    """Each run's curve over the reference (line, tolerance band, per-epoch curve); for several, their mean ± sd."""
     figure, axes = plt.subplots(figsize=SIZE_INCHES, dpi=DPI)
-    scored = [e for e in log.evaluations if reference.metric in e.metrics]
-    axes.plot([e.epoch for e in scored], [e.metrics[reference.metric] for e in scored], marker="o", label="this run")
+    for label, log in runs:
+        scored = [e for e in log.evaluations if reference.metric in e.metrics]
+        axes.plot([e.epoch for e in scored], [e.metrics[reference.metric] for e in scored], marker="o",
+                  linewidth=1.5 if len(runs) == 1 else 0.9, alpha=1 if len(runs) == 1 else 0.7, label=label)
+    if len(runs) > 1:
+        _mean_band(axes, [log for _, log in runs], reference.metric)
     axes.axhline(reference.value, color="black", linestyle="--", label=f"reference {reference.name} ({reference.value:g})")
     if reference.policy == "absolute":
         axes.axhspan(reference.value - reference.tolerance, reference.value + reference.tolerance, color="grey",
                      alpha=0.15, label=f"±{reference.tolerance:g}")
     if reference.curve:
         axes.plot(range(1, len(reference.curve) + 1), reference.curve, color="grey", label="reference curve")
-    axes.set(xlabel="epoch", ylabel=f"{reference.metric} (AP points)", title="bbox mAP per epoch")
+    title = "bbox mAP per epoch" if len(runs) == 1 else f"bbox mAP per epoch, {len(runs)} runs"
+    axes.set(xlabel="epoch", ylabel=f"{reference.metric} (AP points)", title=title)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize="small")
     return _save(figure, out)
+
+
+def _mean_band(axes, logs: list[ParsedLog], metric: str) -> None:
+    by_epoch: dict[int, list[float]] = {}
+    for log in logs:
+        for e in log.evaluations:
+            if metric in e.metrics:
+                by_epoch.setdefault(e.epoch, []).append(e.metrics[metric])
+    epochs = sorted(by_epoch)
+    means = [statistics.fmean(by_epoch[e]) for e in epochs]
+    spread = [statistics.stdev(by_epoch[e]) if len(by_epoch[e]) > 1 else 0.0 for e in epochs]
+    axes.plot(epochs, means, color="tab:red", linewidth=2, label="mean of the runs")
+    axes.fill_between(epochs, [m - s for m, s in zip(means, spread)], [m + s for m, s in zip(means, spread)],
+                      color="tab:red", alpha=0.15, label="± 1 sd")
 
 
 def _save(figure, out: Path) -> Path:

@@ -1,12 +1,24 @@
-"""Live training progress from streamed mmengine log lines, drawn with Rich."""
+"""Live progress drawn with Rich: training from streamed mmengine log lines, and counted work (images)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from harness.logs import Evaluation, TrainStep, parse_line
 from harness.logs.mmengine import EMPTY_RESULTS
+
+
+@contextmanager
+def counting_bar(console: Console, what: str, total: int) -> Iterator[Callable[[], None]]:
+    """A transient bar for `total` items; yields the function that counts one (safe from several threads)."""
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda: progress.advance(task)
 
 
 class TrainingView:

@@ -1,4 +1,5 @@
-"""The run record (versioned JSON) and the results store under results/<run-id>/."""
+"""The run record and the group record: versioned JSON models, their readers (older schemas upgraded,
+newer ones refused by name) and the atomic write. Where they live is harness.store's."""
 
 from __future__ import annotations
 
@@ -12,17 +13,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.errors import BadInput
+from harness.fingerprint import DatasetFingerprint
+from harness.host import Environment
 from harness.runspec import RunSpec
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-RECORD_NAME = "run.json"
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+GROUP_SCHEMA_VERSION = 1
 # diverged: stopped by the divergence check; stopped: stopped below the reference curve (--stop-below-curve)
 Status = Literal["running", "succeeded", "failed", "interrupted", "diverged", "stopped"]
-
-
-def results_root() -> Path:
-    return Path(os.environ.get("HARNESS_RESULTS", "results"))
 
 
 class Attempt(BaseModel):
@@ -49,21 +48,27 @@ class RunRecord(BaseModel):
     schema_version: int = SCHEMA_VERSION
     run_id: str
     spec: RunSpec
+    group: str | None = None  # the `harness repro` group the run belongs to
+    rerun_of: str | None = None  # `harness rerun`: the run this one re-creates
+    drift: list[str] = []  # `harness rerun --allow-drift`: what differed from the original
     status: Status
     started: str
     finished: str | None = None
     exit_code: int | None = None
     error: str | None = None
     attempts: list[Attempt]
-    image: dict | None = None  # docker runtime: reference, id, tags, labels
+    image: dict | None = None  # docker runtime: reference, id, digests, tags, labels
     container: dict | None = None  # docker runtime: name, user, shared memory, GPU requests, mounts
     total_batch: int
     data_root: str
     synthetic_data: bool
-    config_file: str = "config.py"
-    work_dir: str = "work_dir"
-    console_log: str = "console.log"
-    environment: dict[str, str]
+    config_file: str  # the run directory's files, named by harness.store
+    work_dir: str
+    console_log: str
+    environment: Environment  # source revision, stack, machine, and which collectors failed
+    dataset: DatasetFingerprint | None = None
+    config_sha256: str | None = None  # the generated config.py the job ran
+    resolved_config_sha256: str | None = None  # the config mmengine resolved and dumped into work_dir
     final_metrics: dict[str, float] | None = None  # AP points (0-100)
     learning_rate: dict[str, float] | None = None  # base and effective LR after --auto-scale-lr, and the batches
     metrics_unit: str = "AP points (0-100)"
@@ -98,60 +103,12 @@ def upgrade_schema_1(data: dict) -> dict:
     data["attempts"] = [{"number": 1, "started": data["started"], "finished": data.get("finished"),
                          "status": data["status"], "exit_code": data.get("exit_code"), "error": data.get("error"),
                          "command": data.pop("command")}]
-    data["schema_version"] = SCHEMA_VERSION
+    data["schema_version"] = 2
     return data
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def new_run_dir(root: Path, benchmark: str) -> Path:
-    """Claim a fresh results/<run-id>/ (mkdir is the lock: two runs never share a directory)."""
-    root.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for suffix in ["", *(f"-{n}" for n in range(2, 100))]:
-        candidate = root / f"{stamp}-{benchmark}{suffix}"
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise BadInput(f"cannot claim a new run directory under {root}")
-
-
-def nearest_existing(path: Path) -> Path:
-    """path itself, or its closest ancestor that exists (where a new directory would be created)."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def writable(root: Path) -> bool:
-    """Whether runs can be created under root (the nearest existing ancestor decides for a new one)."""
-    existing = nearest_existing(root)
-    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
-
-
-def claim_run_dir(path: Path) -> Path:
-    """Use a directory the user named; it must be new or empty, so nothing already there is lost."""
-    if path.exists():
-        if not path.is_dir():
-            raise BadInput(f"--work-dir {path} is a file, not a directory")
-        if (path / RECORD_NAME).exists() or _has_mmengine_logs(path):
-            raise BadInput(f"--work-dir {path} already holds a run; choose a new directory")
-        if any(path.iterdir()):
-            raise BadInput(f"--work-dir {path} is not empty; choose a new directory")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _has_mmengine_logs(path: Path) -> bool:
-    return any(path.glob("*/vis_data")) or any(path.glob("work_dir/*/vis_data"))
-
-
-def write_record(run_dir: Path, record: RunRecord) -> None:
-    write_json_atomic(run_dir / RECORD_NAME, record.model_dump(mode="json"))
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -169,64 +126,69 @@ def _umask() -> int:
     return current
 
 
-def read_record(run_dir: Path) -> RunRecord:
-    path = run_dir / RECORD_NAME
+
+
+class GroupRecord(BaseModel):
+    """A `harness repro` campaign: the run template and the seeds; its runs name the group in their records."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = GROUP_SCHEMA_VERSION
+    group_id: str
+    spec: RunSpec  # every run's spec but its seed
+    seeds: list[int]
+    parallel: int = 1
+    created: str
+
+
+def upgrade_schema_2(data: dict) -> dict:
+    """A schema 2 record (flat environment facts, no provenance, GPU ids among the docker options) as schema 3."""
+    data = {"config_file": "config.py", "work_dir": "work_dir", "console_log": "console.log", **data}
+    spec = data["spec"] = dict(data["spec"])
+    docker = spec["docker"] = dict(spec.get("docker") or {})
+    spec["gpu_ids"] = docker.pop("gpu_ids", None)  # schema 2 kept the GPU ids with the docker options
+    data["environment"] = Environment.from_facts(data.get("environment") or {}).model_dump()
+    data["schema_version"] = SCHEMA_VERSION
+    return data
+
+
+UPGRADES = {1: lambda data: upgrade_schema_2(upgrade_schema_1(data)), 2: upgrade_schema_2, 3: lambda data: data}
+
+
+def read_record(path: Path) -> RunRecord:
+    data = _versioned(path, "run record", SCHEMA_VERSION, READABLE_VERSIONS)
+    version = data["schema_version"]
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{path} is not a readable run record ({exc})") from exc
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise BadInput(f"{path} has schema version {version}, newer than this harness reads (up to "
-                       f"{SCHEMA_VERSION}); upgrade the harness to read it")
-    if version not in READABLE_VERSIONS:
-        raise BadInput(f"{path} has schema version {version!r}; this harness reads versions "
-                       f"{', '.join(map(str, READABLE_VERSIONS))}")
-    try:
-        return RunRecord(**(upgrade_schema_1(data) if version == 1 else data))
+        return RunRecord(**UPGRADES[version](data))
     except ValidationError as exc:
-        where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-        raise BadInput(f"{path} is not a valid run record: {where}: {exc.errors()[0]['msg']}") from exc
-    except KeyError as exc:  # a schema 1 record without one of its required fields
+        raise BadInput(f"{path} is not a valid run record: {_first_error(exc)}") from exc
+    except KeyError as exc:  # an older record without one of its required fields
         raise BadInput(f"{path} is not a valid schema {version} run record (no {exc})") from exc
 
 
-def is_run_dir(path: Path) -> bool:
-    return (path / RECORD_NAME).is_file()
-
-
-def _run_dirs(root: Path) -> list[Path]:
-    if not root.exists():
-        return []
+def read_group(path: Path) -> GroupRecord:
+    data = _versioned(path, "group record", GROUP_SCHEMA_VERSION, (GROUP_SCHEMA_VERSION,))
     try:
-        return sorted(p for p in root.iterdir() if is_run_dir(p))
-    except OSError as exc:
-        raise BadInput(f"cannot read the results directory {root}: {exc.strerror} (HARNESS_RESULTS names it)") from exc
+        return GroupRecord(**data)
+    except ValidationError as exc:
+        raise BadInput(f"{path} is not a valid group record: {_first_error(exc)}") from exc
 
 
-def resolve_run(path: Path | None) -> Path:
-    """A path as given, a run id under results/, or (no path) the latest run."""
-    if path is None:
-        return latest_run(results_root())
-    path = Path(path)
-    by_id = results_root() / path
-    return by_id if not path.exists() and is_run_dir(by_id) else path
+def _versioned(path: Path, what: str, newest: int, readable: tuple[int, ...]) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path} is not a readable {what} ({exc})") from exc
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and version > newest:
+        raise BadInput(f"{path} has schema version {version}, newer than this harness reads (up to {newest}); "
+                       "upgrade the harness to read it")
+    if version not in readable:
+        raise BadInput(f"{path} has schema version {version!r}; this harness reads versions "
+                       f"{', '.join(map(str, readable))}")
+    return data
 
 
-def read_all(root: Path) -> list[tuple[Path, RunRecord | str]]:
-    """Every run under root, unreadable ones first, then oldest to newest by start time."""
-    found: list[tuple[Path, RunRecord | str]] = []
-    for run_dir in _run_dirs(root):
-        try:
-            found.append((run_dir, read_record(run_dir)))
-        except BadInput as exc:
-            found.append((run_dir, str(exc)))
-    return sorted(found, key=lambda item: item[1].started if isinstance(item[1], RunRecord) else "")
-
-
-def latest_run(root: Path) -> Path:
-    """The most recently started run (the same order `harness runs` lists)."""
-    runs = read_all(root)
-    if not runs:
-        raise BadInput(f"no runs under {root}/ (run `harness train` first, or pass a path)")
-    return runs[-1][0]
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"

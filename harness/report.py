@@ -134,19 +134,23 @@ def dataset_table(summary: DatasetSummary) -> Table:
     return table
 
 
-def runs_listing(runs) -> Table:
+def runs_listing(entries) -> Table:
+    """store.Entry rows: a record, or why it cannot be read."""
     table = Table(title="Runs (bbox mAP in AP points)", title_justify="left")
-    for column in ("run", "benchmark", "status", "platform", "gpus", "seed", "epochs", "bbox_mAP", "started"):
+    for column in ("run", "benchmark", "kind", "status", "platform", "gpus", "seed", "epochs", "bbox_mAP", "group",
+                   "started"):
         table.add_column(column, overflow="fold")
-    for run_dir, run in runs:
-        if isinstance(run, str):
-            table.add_row(run_dir.name, "-", f"[red]unreadable[/]: {run}", *["-"] * 6)
+    for entry in entries:
+        run = entry.record
+        if run is None:
+            table.add_row(entry.path.name, "-", "-", f"[red]unreadable[/]: {entry.error}", *["-"] * 7)
             continue
         value = (run.final_metrics or {}).get("bbox_mAP")
         style = {"succeeded": "green", "failed": "red", "diverged": "red", "stopped": "red",
                  "interrupted": "yellow"}.get(run.status, "")
-        table.add_row(run.run_id, run.benchmark, f"[{style}]{run.status}[/]" if style else run.status, run.platform,
-                      str(run.gpus), str(run.seed), str(run.epochs), points(value), run.started)
+        table.add_row(run.run_id, run.benchmark, run.kind, f"[{style}]{run.status}[/]" if style else run.status,
+                      run.platform, str(run.gpus), str(run.seed), str(run.epochs), points(value), run.group or "-",
+                      run.started)
     return table
 
 
@@ -154,4 +158,5 @@ def run_summary(run: RunRecord) -> str:
     metric = (run.final_metrics or {}).get("bbox_mAP")
     shown = f"final bbox_mAP {metric:.2f} AP" if metric is not None else "no final bbox_mAP"
     overridden = f"; overridden with --cfg-option {' '.join(run.spec.cfg_options)}" if run.spec.cfg_options else ""
-    return f"{run.status}: {run.run_id}, {shown}{overridden}; judge it with `harness verify {run.run_id}`"
+    drift = f"; drifted from {run.rerun_of}: {'; '.join(run.drift)}" if run.drift else ""
+    return f"{run.status}: {run.run_id}, {shown}{overridden}{drift}; judge it with `harness verify {run.run_id}`"

@@ -1,23 +1,19 @@
-"""`harness report`: plots and a markdown report for one run, written to a new directory."""
+"""`harness report`: plots and a markdown report for one run, or for a repro group, written to a new directory."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness import ci_outputs, plots
+from harness import ci_outputs, plots, store
 from harness.errors import BadInput
 from harness.logs import BBOX_KEYS
+from harness.record import GroupRecord
 from harness.report import points
 from harness.verify import Judgement, Target
 
 
 def write_report(target: Target, result: Judgement, out: Path) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise BadInput(f"{out} already exists and is not empty; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"cannot create the report directory {out}: {exc.strerror}") from exc
+    _new_directory(out)
     loss = plots.loss_curve(target.log, out / "loss.png")
     curve = plots.map_curve(target.log, result.reference, out / "bbox_mAP.png")
     rows = "\n".join(f"| {e.epoch} | " + " | ".join(points(e.metrics.get(k)) for k in BBOX_KEYS) + " |"
@@ -33,3 +29,40 @@ def write_report(target: Target, result: Judgement, out: Path) -> Path:
     (out / "report.md").write_text(text)
     return out
 
+
+
+def write_group_report(group: GroupRecord, labelled: list[tuple[str, Target]], result: Judgement, out: Path) -> Path:
+    """Every run's curve over the reference band, the runs' mean and spread, the verdict."""
+    _new_directory(out)
+    curve = plots.map_curves([(label, t.log) for label, t in labelled], result.reference, out / "bbox_mAP.png")
+    summary = result.aggregate
+    spread = "" if summary is None or summary.std is None else f", sd {summary.std:.2f} (min {summary.min:.2f}, " \
+                                                                f"max {summary.max:.2f})"
+    rows = "\n".join(f"| {label} | {_run_id(run.source)} | {run.status} | {points(run.value)} |"
+                     for (label, _), run in zip(labelled, result.runs))
+    text = "\n".join([
+        f"# {result.benchmark}, group {group.group_id}: {result.verdict.value}", "",
+        ci_outputs.markdown(result).split("\n", 2)[2],
+        f"Runs: {len(labelled)} of {len(group.seeds)} (seeds {', '.join(map(str, group.seeds))})"
+        + (f"; mean {summary.mean:.2f}{spread}" if summary else ""), "",
+        f"![bbox mAP per epoch, every run]({curve.name})", "",
+        "| seed | run | status | bbox_mAP |", "| --- | --- | --- | --- |", rows, "",
+        *[f"Warning: {warning}" for warning in result.warnings], "",
+    ])
+    (out / "report.md").write_text(text)
+    return out
+
+
+def _run_id(source: str) -> str:
+    """The run directory's name from a log path inside its work_dir."""
+    parts = Path(source).parts
+    return parts[parts.index(store.WORK_DIR) - 1] if store.WORK_DIR in parts[1:] else source
+
+
+def _new_directory(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BadInput(f"{out} already exists and is not empty; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create the report directory {out}: {exc.strerror}") from exc

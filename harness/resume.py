@@ -7,7 +7,7 @@ import re
 import socket
 from pathlib import Path
 
-from harness import record
+from harness import record, store
 from harness.errors import BadInput
 from harness.record import RunRecord
 from harness.runspec import RunSpec
@@ -24,9 +24,9 @@ REFUSED = {
 
 def resumable(run_dir: Path) -> RunRecord:
     """The run's record, if it may be resumed; a run left `running` by a harness that died is marked failed."""
-    if not record.is_run_dir(run_dir):
-        raise BadInput(f"--resume {run_dir}: not a harness run (no {record.RECORD_NAME}); pass a run id or directory")
-    run = record.read_record(run_dir)
+    if not store.is_run(run_dir):
+        raise BadInput(f"--resume {run_dir}: not a harness run (no {store.RECORD}); pass a run id or directory")
+    run = store.read(run_dir)
     if run.kind != "train":
         raise BadInput(f"--resume {run.run_id}: an eval run is not resumable; run `harness eval` again")
     if run.status in REFUSED:

@@ -29,7 +29,6 @@ class DockerOptions(Frozen):
     image: str | None = None  # default: harness-<platform>:latest
     shm_size: str = "2g"
     ipc_host: bool = False
-    gpu_ids: tuple[str, ...] | None = None
     privileged: bool = False
 
 
@@ -41,6 +40,7 @@ class RunSpec(Frozen):
     runtime: Runtime = "local"
     docker: DockerOptions = DockerOptions()
     gpus: int = Field(default=1, ge=1)
+    gpu_ids: tuple[str, ...] | None = None  # which GPUs (as many as gpus); None: the first ones
     seed: int = 0
     epochs: int = Field(ge=1)
     cfg_options: tuple[str, ...] = ()  # KEY=VALUE, as mmdet's tools/train.py --cfg-options takes them
@@ -50,6 +50,21 @@ class RunSpec(Frozen):
     @property
     def data_path(self) -> Path | None:
         return Path(self.data) if self.data else None
+
+
+def train_args(run: RunSpec) -> list[str]:
+    """The `harness train` options that start this spec again (every field spelled out, defaults too)."""
+    args = ["--benchmark", run.benchmark, "--platform", run.platform, "--runtime", run.runtime, "--gpus", str(run.gpus),
+            "--seed", str(run.seed), "--epochs", str(run.epochs)]
+    args += ["--data", run.data] if run.data else []
+    args += ["--gpu-ids", ",".join(run.gpu_ids)] if run.gpu_ids else []
+    args += [f"--cfg-option={option}" for option in run.cfg_options]
+    args += ["--stop-below-curve", str(run.stop_below_curve)] if run.stop_below_curve is not None else []
+    if run.runtime == "docker":
+        args += ["--image", run.docker.image] if run.docker.image else []
+        args += ["--shm-size", run.docker.shm_size] + ["--ipc-host"] * run.docker.ipc_host
+        args += ["--privileged"] * run.docker.privileged
+    return args
 
 
 def checked_cfg_options(options: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -68,4 +83,4 @@ def checked_choice(value: str | None, choices: tuple[str, ...], what: str) -> st
     return value
 
 
-__all__ = ["DockerOptions", "PLATFORMS", "RUNTIMES", "RunSpec", "checked_cfg_options", "checked_choice"]
+__all__ = ["DockerOptions", "PLATFORMS", "RUNTIMES", "RunSpec", "checked_cfg_options", "checked_choice", "train_args"]

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from harness.dataset import annotation_file
 from harness.errors import BadInput
-from harness.record import nearest_existing
+from harness.store import nearest_existing
 
 # Each category has its own shape and hue family, so a small detector can learn it in minutes.
 CATEGORIES = (

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from harness import logs, policy, record, spec
+from harness import logs, policy, spec, store
 from harness.errors import BadInput, ExitCode
 from harness.logs import Evaluation, ParsedLog
 from harness.policy import ALPHA, Aggregate, Policy, Verdict
@@ -94,16 +94,26 @@ def expand(paths: list[Path] | None) -> list[Path | None]:
 
 
 def load_target(path: Path | None, benchmark_name: str | None) -> Target:
-    path = record.resolve_run(path)
-    if record.is_run_dir(path):
-        run = record.read_record(path)
+    path = store.resolve(path)
+    if store.is_run(path):
+        run = store.read(path)
         failure = None if run.status in ("succeeded", "running") else f"the run {run.status}"
         if failure and run.error:
             failure = f"{failure}: {run.error}"
-        return Target(log=logs.parse_path(path / run.work_dir), benchmark=spec.benchmark(benchmark_name or run.benchmark),
-                      expected_epochs=run.epochs, run_failure=failure, overrides=run.spec.cfg_options)
+        return Target(log=_run_log(path / run.work_dir, failure), expected_epochs=run.epochs, run_failure=failure,
+                      benchmark=spec.benchmark(benchmark_name or run.benchmark), overrides=run.spec.cfg_options)
     log = logs.parse_path(path)
     return Target(log=log, benchmark=_benchmark_of(path, benchmark_name), expected_epochs=log.max_epochs)
+
+
+def _run_log(work_dir: Path, failure: str | None) -> ParsedLog:
+    """A run that ended before mmengine logged a line is judged too (as incomplete), when its record says why."""
+    try:
+        return logs.parse_path(work_dir)
+    except BadInput:
+        if failure is None:
+            raise
+        return ParsedLog(source=str(work_dir.parent), format="none", evaluations=[], last_step=None, max_epochs=None)
 
 
 def load_log(path: Path | None, benchmark_name: str | None) -> tuple[ParsedLog, Benchmark | None]:
@@ -128,7 +138,7 @@ def _benchmark_of(path: Path, name: str | None) -> Benchmark:
     if name:
         return spec.benchmark(name)
     start = path if path.is_dir() else path.parent
-    for folder in [start, start / "work_dir", *list(start.parents)[:3]]:
+    for folder in [start, start / store.WORK_DIR, *list(start.parents)[:3]]:
         for dump in sorted(folder.glob("*.py")):
             found = spec.benchmark_for_config_name(dump.stem)
             if found:
@@ -159,7 +169,8 @@ def _incompleteness(target: Target, ref: Reference) -> str | None:
     if not log.evaluations:
         step = log.last_step
         where = f" (stopped at iteration {step.iter}, epoch {step.epoch})" if step else ""
-        return f"the log ended before any evaluation{where}"
+        ended = f"{target.run_failure}, " if target.run_failure else "the log ended "
+        return f"{ended}before any evaluation{where}"
     final, unit = log.evaluations[-1], log.unit
     if target.run_failure:
         return f"{target.run_failure}; last evaluation at {unit} {final.epoch}"

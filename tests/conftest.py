@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from engine import ensure_base_image, running_engine
 from harness.bootstrap import default_cache
 from harness.cli import app
-from harness.record import is_run_dir
+from harness.store import is_run
 
 # The user's cache, read before the session points HARNESS_CACHE at a temporary one: the cpu image's
 # wheelhouse and the debootstrap tarball live there (filled by `python3 -m harness.bootstrap --engine`).
@@ -53,7 +53,7 @@ def smoke_run(session_env) -> Path:
     """The embedded default, exactly as README command 1 runs it: `harness train` with no arguments."""
     result = CliRunner().invoke(app, ["train"])
     assert result.exit_code == 0, result.output + result.stderr
-    runs = sorted(p for p in (session_env / "results").iterdir() if is_run_dir(p))
+    runs = sorted(p for p in (session_env / "results").iterdir() if is_run(p))
     assert len(runs) == 1
     return runs[0]
 

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 from conftest import one_line_error
-from harness import record
+from harness import store
 
 DATA = Path(__file__).parent / "data"
 
@@ -65,8 +65,8 @@ def test_a_schema_1_record_written_by_the_previous_harness_still_reads(tmp_path)
     run_dir = tmp_path / "old"
     run_dir.mkdir()
     (run_dir / "run.json").write_text((DATA / "run-schema1.json").read_text())
-    old = record.read_record(run_dir)
-    assert old.schema_version == 2 and old.benchmark == "smoke" and old.runtime == "docker" and old.gpus == 2
+    old = store.read(run_dir)
+    assert old.schema_version == 3 and old.benchmark == "smoke" and old.runtime == "docker" and old.gpus == 2
     assert old.spec.docker.shm_size == "2g" and old.spec.data is None and old.spec.seed == 1
     (attempt,) = old.attempts
     assert attempt.status == "succeeded" and attempt.command == old.command and attempt.command[0] == "python3"
@@ -75,8 +75,9 @@ def test_a_schema_1_record_written_by_the_previous_harness_still_reads(tmp_path)
 def test_a_record_of_a_newer_schema_is_refused_by_name(cli, tmp_path):
     run_dir = tmp_path / "future"
     run_dir.mkdir()
-    data = json.loads((DATA / "run-schema1.json").read_text()) | {"schema_version": 3}
+    data = json.loads((DATA / "run-schema1.json").read_text()) | {"schema_version": 4}
     (run_dir / "run.json").write_text(json.dumps(data))
-    for command in (("verify", run_dir), ("train", "--resume", run_dir)):
+    for command in (("verify", run_dir), ("train", "--resume", run_dir), ("rerun", run_dir)):
         result = cli(*command)
-        assert result.exit_code == 2 and "has schema version 3, newer than this harness reads" in one_line_error(result)
+        assert result.exit_code == 2 and "has schema version 4, newer than this harness reads (up to 3)" in \
+            one_line_error(result)

@@ -17,8 +17,8 @@ def test_template_is_a_workflow_with_the_expected_steps():
     workflow = yaml.safe_load(TEMPLATE.read_text())
     steps = workflow["jobs"]["reproduce"]["steps"]
     commands = " ".join(step.get("run", "") for step in steps)
-    for needed in ("harness dataset check", "harness train", "harness verify", "--junit", "--markdown",
-                   "harness report"):
+    for needed in ("harness dataset check", "harness repro", "harness verify --group", "--junit", "--markdown",
+                   "harness report --group"):
         assert needed in commands
     assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
 

@@ -130,6 +130,21 @@ def test_smoke_in_the_cpu_image_with_two_processes_passes_verify(cli, docker_hos
     assert_no_container_left(docker.DockerClient(base_url=docker_host))
 
 
+def test_a_docker_run_records_the_image_as_its_stack_and_a_rerun_needs_that_image(cli, docker_host, cpu_image,
+                                                                                 session_env, tmp_path):
+    run = read_json(session_env / "docker-smoke" / "run.json")  # the run of the test above
+    stack = run["environment"]["stack"]
+    assert stack["where"] == "image" and stack["digest"] == cpu_image["image_id"]
+    assert stack["packages"]["mmdet"] == "3.3.0" and run["image"]["digests"] == []  # built here, never pushed
+    gone = dict(run, run_id="image-gone", image=dict(run["image"], id="sha256:" + "0" * 64))
+    (tmp_path / "image-gone").mkdir()
+    (tmp_path / "image-gone" / "run.json").write_text(json.dumps(gone))
+    refused = cli("rerun", tmp_path / "image-gone")
+    assert refused.exit_code == 2
+    assert one_line_error(refused) == (f"error: rerun image-gone: the original's image sha256:{'0' * 64} is no longer in "
+                                       "the engine; --allow-drift runs it in the spec's image and records the drift")
+
+
 def test_ctrl_c_stops_and_removes_the_container(docker_host, cpu_image, session_env):
     client = docker.DockerClient(base_url=docker_host)
     process = harness_process(session_env, "--work-dir", str(session_env / "docker-ctrl-c" / "run"))

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from harness import record
+from harness import record, store
 from harness.errors import BadInput
 
 
@@ -24,28 +24,22 @@ def test_atomic_write_leaves_no_temporary_file_and_honours_the_umask(tmp_path):
 
 
 def test_new_run_dirs_never_collide(tmp_path):
-    first, second = record.new_run_dir(tmp_path, "smoke"), record.new_run_dir(tmp_path, "smoke")
+    first, second = store.new_run_dir("smoke", tmp_path), store.new_run_dir("smoke", tmp_path)
     assert first != second and first.is_dir() and second.is_dir()
 
 
 def test_claiming_a_non_empty_directory_is_refused(tmp_path):
     (tmp_path / "mine.txt").write_text("keep")
     with pytest.raises(BadInput, match="is not empty"):
-        record.claim_run_dir(tmp_path)
+        store.claim_run_dir(tmp_path)
     assert (tmp_path / "mine.txt").read_text() == "keep"
 
 
 def test_latest_run_is_the_last_started_whatever_its_directory_name(tmp_path):
-    from harness.record import Attempt, RunRecord, latest_run, write_record
-    from harness.runspec import RunSpec
+    from store_records import make_record
 
-    def run(name: str, started: str):
+    for name, started in (("20261124-090000-smoke", "2026-11-24T09:00:00+00:00"),
+                          ("zz-named-by-hand", "2026-11-24T08:00:00+00:00")):
         (tmp_path / name).mkdir()
-        write_record(tmp_path / name, RunRecord(
-            run_id=name, spec=RunSpec(benchmark="smoke", platform="cpu", epochs=1), status="succeeded", started=started,
-            attempts=[Attempt(number=1, started=started, status="succeeded", command=["x"])], total_batch=8,
-            data_root="/d", synthetic_data=True, environment={}))
-
-    run("20261124-090000-smoke", "2026-11-24T09:00:00+00:00")
-    run("zz-named-by-hand", "2026-11-24T08:00:00+00:00")
-    assert latest_run(tmp_path).name == "20261124-090000-smoke"
+        store.write(tmp_path / name, make_record(name, started=started))
+    assert store.latest(tmp_path).name == "20261124-090000-smoke"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import BadInput
+from harness.store import WORK_DIR
 from harness.logs import mmdet2, mmengine
 from harness.logs.mmengine import parse_line
 from harness.logs.models import BBOX_KEYS, Evaluation, ParsedLog, TrainStep
@@ -96,7 +97,7 @@ def merge(parts: list[ParsedLog], max_epochs: dict[str, int | None] | None = Non
 
 def _schedule_from_dump(work_dir: Path) -> dict[str, int | None]:
     """max_epochs and max_iters from the config mmengine dumped into the work_dir (the schedule as it ran)."""
-    for candidate in (work_dir, work_dir / "work_dir"):
+    for candidate in (work_dir, work_dir / WORK_DIR):
         for dump in sorted(candidate.glob("*.py")):
             found = {"epoch": mmengine.max_epochs_in(dump), "iter": mmengine.max_iters_in(dump)}
             if any(found.values()):

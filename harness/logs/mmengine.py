@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.errors import BadInput
+from harness.store import WORK_DIR
 from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build, number, whole
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
@@ -73,7 +74,7 @@ def _iter_item(line: str, match: re.Match) -> TrainStep | Evaluation | None:
 def timestamp_dirs(path: Path) -> list[Path]:
     if TIMESTAMP_DIR.match(path.name):
         return [path]
-    for candidate in (path, path / "work_dir"):
+    for candidate in (path, path / WORK_DIR):
         found = sorted(p for p in candidate.glob("*") if p.is_dir() and TIMESTAMP_DIR.match(p.name))
         if found:
             return found

@@ -11,7 +11,7 @@ from harness.errors import BadInput
 
 BBOX_KEYS = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "bbox_mAP_s", "bbox_mAP_m", "bbox_mAP_l")
 MAX_CURVE_POINTS = 2000
-LogFormat = Literal["mmengine-scalars", "mmengine-text", "mmdet2-json"]
+LogFormat = Literal["mmengine-scalars", "mmengine-text", "mmdet2-json", "none"]  # none: a run that logged nothing
 Loop = Literal["epoch", "iter"]  # EpochBasedTrainLoop or IterBasedTrainLoop: what an evaluation's position counts
 
 

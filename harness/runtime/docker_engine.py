@@ -30,6 +30,7 @@ class ImageInfo(BaseModel):
     id: str
     tags: list[str]
     labels: dict[str, str]
+    digests: list[str] = []  # RepoDigests: empty for an image built here and never pushed
     created: datetime
     size: int
 
@@ -180,7 +181,7 @@ def run_containers(client: docker.DockerClient, run_id: str) -> list[str]:
 def _info(found) -> ImageInfo:
     attrs = found.attrs
     return ImageInfo(id=found.id, tags=found.tags, labels=(attrs.get("Config") or {}).get("Labels") or {},
-                     created=attrs["Created"], size=attrs.get("Size", 0))
+                     digests=attrs.get("RepoDigests") or [], created=attrs["Created"], size=attrs.get("Size", 0))
 
 
 def _first_line(exc: Exception) -> str:

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
 from typing import Callable
 
 from harness.errors import InfrastructureError, Interrupted
-from harness.job import Job, Platform
+from harness.job import Job
 
 GRACE_SECONDS = 30
-
-
-def detect_platform() -> Platform:
-    """The accelerator this machine exposes, judged by its vendor's management tool on PATH."""
-    if shutil.which("nvidia-smi"):
-        return "cuda"
-    if shutil.which("ixsmi"):
-        return "ixuca"
-    return "cpu"
 
 
 def run(job: Job, cwd: Path, console_log: Path, on_line: Callable[[str], None]) -> tuple[int, str | None]:

@@ -1,25 +1,29 @@
-"""`harness train`, `harness eval`, `harness train --resume`: spec -> dataset check -> job -> runtime -> logs -> record."""
+"""`harness train`, `eval`, `train --resume`, `rerun`: spec -> dataset check -> job -> runtime -> logs -> record.
+
+`harness repro` (harness.repro) runs its group's runs through the same `train` and `resume`."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
 import socket
 import sys
 from collections import deque
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 
-from harness import checkpoints, environment, logs, record, spec
+from harness import checkpoints, fingerprint, host, logs, record, spec, store
 from harness import resume as resuming
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
-from harness.errors import BadInput, Diverged, InfrastructureError, Interrupted, StoppedEarly
+from harness.errors import BadInput, Diverged, ImageMissing, InfrastructureError, Interrupted, StoppedEarly
 from harness.job import Job, JobRequest, build_job, mmdet_tools_dir
-from harness.progress import TrainingView
+from harness.progress import TrainingView, counting_bar
 from harness.record import Attempt, RunRecord
 from harness.runspec import RunSpec, checked_cfg_options
 from harness.scaling import learning_rate
@@ -37,33 +41,54 @@ def make_spec(*, benchmark: str | None = None, data: Path | None = None, platfor
         raise BadInput(f"--gpus must be at least 1, got {fields['gpus']}")
     bench = spec.benchmark(benchmark or spec.DEFAULT_BENCHMARK)
     return RunSpec(benchmark=bench.name, data=str(data.resolve()) if data else None,
-                   platform=platform or local.detect_platform(), epochs=epochs or bench.schedule.epochs,
+                   platform=platform or host.detect_platform(), epochs=epochs or bench.schedule.epochs,
                    cfg_options=checked_cfg_options(cfg_options), **fields)
 
 
-def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool = False) -> RunRecord:
-    """Everything the user can get wrong is checked before the run directory is created."""
+@dataclass(frozen=True)
+class Lineage:
+    """How a new run relates to others: the repro group it belongs to, the run it re-creates."""
+
+    group: str | None = None
+    rerun_of: RunRecord | None = None
+    allow_drift: bool = False  # a rerun whose stack, image or dataset differ runs anyway, the drift recorded
+
+
+def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool = False,
+          lineage: Lineage = Lineage(), deep: bool = False) -> RunRecord:
+    """Everything the user can get wrong is checked before the run directory is created.
+
+    deep: the dataset fingerprint also hashes every image."""
     request = _request(run, console)
-    root = record.results_root()
-    if work_dir is None and not record.writable(root):
-        raise BadInput(f"results directory {root} is not writable (HARNESS_RESULTS moves it)")
-    run_dir = _run_dir(work_dir, root, run.benchmark + ("-eval" if run.kind == "eval" else ""))
+    if work_dir is None and not store.writable():
+        raise BadInput(f"results directory {store.root()} is not writable (HARNESS_RESULTS moves it)")
+    data = _fingerprint(request.data_root, deep or _was_deep(lineage.rerun_of), console)
+    run_dir = _run_dir(work_dir, run.benchmark + ("-eval" if run.kind == "eval" else ""))
     try:
-        job, runner, facts = _runtime(run, request, run_dir, None)
+        job, runner, facts = _rerun_runtime(run, request, run_dir, lineage)
+        started = _initial_record(run_dir, run, request, job, facts, data, lineage)
     except BaseException:
         if work_dir is None:
             run_dir.rmdir()  # nothing was written yet: leave no empty run behind
         raise
-    (run_dir / "config.py").write_text(job.config_text)
-    started = _initial_record(run_dir, run, request, job).model_copy(update=facts)
-    record.write_record(run_dir, started)
+    (run_dir / store.CONFIG).write_text(job.config_text)
+    store.write(run_dir, started)
     console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
     return _execute(run_dir, runner, started, console, verbose)
 
 
+def rerun(path: Path, allow_drift: bool, console: Console, verbose: bool = False) -> RunRecord:
+    """A new run from an old record's RunSpec: same seed, overrides, image or stack, and dataset."""
+    run_dir = store.resolve(path)
+    if not store.is_run(run_dir):
+        raise BadInput(f"rerun {path}: not a harness run (no {store.RECORD}); pass a run id or directory")
+    old = store.read(run_dir)
+    return train(old.spec, None, console, verbose, Lineage(rerun_of=old, allow_drift=allow_drift))
+
+
 def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> RunRecord:
     """Continue a failed or interrupted run in its own directory from its last checkpoint (a new attempt)."""
-    run_dir = record.resolve_run(path).resolve()
+    run_dir = store.resolve(path).resolve()
     old = resuming.resumable(run_dir)
     resuming.refuse_conflicts(old.spec, given)
     request = _request(old.spec, console).model_copy(update={"resume": True})
@@ -73,7 +98,7 @@ def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> 
     attempt = _attempt(len(old.attempts) + 1, job, checkpoint)
     started = old.model_copy(update={"status": "running", "finished": None, "exit_code": None, "error": None,
                                      "attempts": [*old.attempts, attempt], **facts})
-    record.write_record(run_dir, started)
+    store.write(run_dir, started)
     where = f"{checkpoint[0]} (after {checkpoint[0].split('_')[0]} {checkpoint[1]})" if checkpoint else \
         "the start (no checkpoint was saved)"
     console.print(f"[bold]resume[/] {run_dir}, attempt {attempt.number}, from {where}\n"
@@ -82,12 +107,27 @@ def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> 
     return _execute(run_dir, runner, started, console, verbose)
 
 
-def _run_dir(work_dir: Path | None, root: Path, name: str) -> Path:
+def _run_dir(work_dir: Path | None, name: str) -> Path:
     try:
-        run_dir = record.claim_run_dir(work_dir) if work_dir else record.new_run_dir(root, name)
+        run_dir = store.claim_run_dir(work_dir) if work_dir else store.new_run_dir(name)
     except OSError as exc:
-        raise BadInput(f"cannot create the run directory under {work_dir or root}: {exc.strerror}") from exc
+        raise BadInput(f"cannot create the run directory under {work_dir or store.root()}: {exc.strerror}") from exc
     return run_dir.resolve()  # the job runs with the run directory as its working directory
+
+
+def _rerun_runtime(run: RunSpec, request: JobRequest, run_dir: Path, lineage: Lineage):
+    """A rerun runs in the original's image; with --allow-drift, one that is gone gives way to the spec's image
+    (the drift check then names the change)."""
+    image_id = _image_of(lineage.rerun_of)
+    try:
+        return _runtime(run, request, run_dir, image_id)
+    except ImageMissing:
+        if image_id is None:
+            raise
+        if not lineage.allow_drift:
+            raise ImageMissing(f"rerun {lineage.rerun_of.run_id}: the original's image {image_id} is no longer in "
+                               "the engine; --allow-drift runs it in the spec's image and records the drift") from None
+        return _runtime(run, request, run_dir, None)
 
 
 def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None):
@@ -98,7 +138,7 @@ def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | N
         options = run.docker.model_copy(update={"image": image_id}) if image_id else run.docker
         prepared = docker_runtime.prepare(request, run_dir.name, run_dir, options)
         return prepared.job, partial(docker_runtime.run, prepared), {**docker_runtime.record_facts(prepared)}
-    job = build_job(request, sys.executable, mmdet_tools_dir(), run_dir / "config.py", run_dir / "work_dir")
+    job = build_job(request, sys.executable, mmdet_tools_dir(), run_dir / store.CONFIG, run_dir / store.WORK_DIR)
     return job, lambda console_log, on_line: local.run(job, run_dir, console_log, on_line), {}
 
 
@@ -111,7 +151,7 @@ def _request(run: RunSpec, console: Console) -> JobRequest:
     counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
     console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
     return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus,
-                      seed=run.seed, epochs=run.epochs, checkpoint=Path(run.checkpoint) if run.checkpoint else None,
+                      gpu_ids=run.gpu_ids, seed=run.seed, epochs=run.epochs, checkpoint=Path(run.checkpoint) if run.checkpoint else None,
                       cfg_options=run.cfg_options, stop_below_curve=run.stop_below_curve)
 
 
@@ -128,12 +168,48 @@ def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
     return path
 
 
-def _initial_record(run_dir: Path, run: RunSpec, request: JobRequest, job: Job) -> RunRecord:
-    return RunRecord(
-        run_id=run_dir.name, spec=run, status="running", started=record.now(), attempts=[_attempt(1, job, None)],
-        total_batch=job.total_batch, data_root=str(request.data_root), synthetic_data=run.data is None,
-        environment=_environment(request),
-    )
+def _initial_record(run_dir: Path, run: RunSpec, request: JobRequest, job: Job, facts: dict,
+                    data: fingerprint.DatasetFingerprint, lineage: Lineage) -> RunRecord:
+    started = RunRecord(
+        run_id=run_dir.name, spec=run, group=lineage.group, status="running", started=record.now(),
+        attempts=[_attempt(1, job, None)], total_batch=job.total_batch, data_root=str(request.data_root),
+        synthetic_data=run.data is None, config_file=store.CONFIG, work_dir=store.WORK_DIR,
+        console_log=store.CONSOLE_LOG, environment=_environment(run, facts), dataset=data,
+        config_sha256=hashlib.sha256(job.config_text.encode()).hexdigest(), **facts)
+    if lineage.rerun_of is None:
+        return started
+    from harness.repro import drift  # what a rerun compares
+
+    drifted = drift(lineage.rerun_of, started)
+    if drifted and not lineage.allow_drift:
+        raise BadInput(f"rerun {lineage.rerun_of.run_id}: {drifted[0]}{_more(drifted)} differs from the original; "
+                       "--allow-drift runs it anyway and records what drifted")
+    return started.model_copy(update={"rerun_of": lineage.rerun_of.run_id, "drift": drifted})
+
+
+def _more(items: list) -> str:
+    return f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+
+
+def _environment(run: RunSpec, facts: dict) -> host.Environment:
+    image = facts.get("image")
+    stack = host.image_stack(image["labels"], image["id"]) if image else None
+    return host.collect(run.platform, stack)
+
+
+def _fingerprint(data_root: Path, deep: bool, console: Console) -> fingerprint.DatasetFingerprint:
+    if not deep:
+        return fingerprint.fingerprint(data_root)
+    with counting_bar(console, "hashing images", fingerprint.image_count(data_root)) as advance:
+        return fingerprint.fingerprint(data_root, deep=True, on_image=advance)
+
+
+def _was_deep(old: RunRecord | None) -> bool:
+    return bool(old and old.dataset and old.dataset.deep)
+
+
+def _image_of(old: RunRecord | None) -> str | None:
+    return (old.image or {}).get("id") if old else None
 
 
 def _attempt(number: int, job: Job, checkpoint: tuple[str, int] | None) -> Attempt:
@@ -147,14 +223,6 @@ def _mark_attempt(console_log: Path, attempt: Attempt) -> None:
     with console_log.open("a") as log:
         log.write(f"\n===== harness: attempt {attempt.number}, {attempt.started}, resumed from "
                   f"{attempt.resumed_from or 'the start'} =====\n")
-
-
-def _environment(request: JobRequest) -> dict[str, str]:
-    facts = environment.collect()
-    inventory = environment.gpu_inventory(request.platform)
-    if inventory:
-        facts["gpus"] = " | ".join(inventory)
-    return facts
 
 
 def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbose: bool) -> RunRecord:
@@ -213,10 +281,15 @@ def _finish(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, st
         "status": status, "finished": ended, "exit_code": code, "error": error,
         "attempts": [*started.attempts[:-1], last],
         "final_metrics": final.metrics if final and final.metrics else None,
-        "learning_rate": learning_rate(run_dir / started.console_log, run_dir / started.work_dir / "config.py"),
+        "learning_rate": learning_rate(run_dir / started.console_log, run_dir / started.work_dir / store.CONFIG),
+        "resolved_config_sha256": _sha256(run_dir / started.work_dir / store.CONFIG),
     })
-    record.write_record(run_dir, done)
+    store.write(run_dir, done)
     return done
+
+
+def _sha256(path: Path) -> str | None:
+    return fingerprint.sha256_file(path) if path.is_file() else None
 
 
 def _tail(console_log: Path, size: int = 200) -> list[str]:

@@ -1,0 +1,233 @@
+"""`harness repro`: a campaign of runs (one per seed) in a group, judged together; `harness rerun`'s drift check.
+
+Each run is a child `harness train` process (a normal run record naming the group): in its own session,
+so Ctrl-C reaches the campaign once and the campaign hands each running child exactly one SIGINT, which
+the child records as `interrupted`. `harness repro --resume GROUP` then resumes what was interrupted and
+starts what never ran; a run that failed, diverged or finished is kept and counted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+from harness import host, record, store, verify
+from harness.errors import BadInput, ExitCode, InfrastructureError, Interrupted
+from harness.record import GroupRecord, RunRecord
+from harness.runspec import RunSpec, train_args
+
+RESUMED = ("interrupted", "running")  # what `--resume GROUP` continues; every other status is kept
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Step:
+    seed: int
+    action: Literal["train", "resume"]
+    run_dir: Path | None = None  # resume: the run to continue
+
+
+def seeds_for(runs: int | None, seeds: str | None, first: int) -> list[int]:
+    """--seeds 0,1,2 as given; else --runs N seeds counting up from the spec's seed."""
+    if seeds:
+        try:
+            chosen = [int(part) for part in seeds.split(",")]
+        except ValueError:
+            raise BadInput(f"--seeds {seeds!r} is not a comma-separated list of integers") from None
+        if len(set(chosen)) != len(chosen):
+            raise BadInput(f"--seeds {seeds} names a seed twice")
+        if runs is not None and runs != len(chosen):
+            raise BadInput(f"--runs {runs} but --seeds names {len(chosen)} seeds")
+        return chosen
+    if runs is None or runs < 1:
+        raise BadInput(f"--runs must be at least 1, got {runs}" if runs is not None else "repro needs --runs N or --seeds")
+    return [first + n for n in range(runs)]
+
+
+def start(template: RunSpec, seeds: list[int], parallel: int, name: str | None = None) -> GroupRecord:
+    """A new group (named, or <stamp>-<benchmark>-x<N>) and its record; no run has started yet."""
+    check_parallel(template, parallel)
+    if not store.writable():
+        raise BadInput(f"results directory {store.root()} is not writable (HARNESS_RESULTS moves it)")
+    folder = store.new_group_dir(name, exact=True) if name else store.new_group_dir(f"{template.benchmark}-x{len(seeds)}")
+    group = GroupRecord(group_id=folder.name, spec=template, seeds=seeds, parallel=parallel, created=record.now())
+    store.write_group(group)
+    return group
+
+
+def check_parallel(template: RunSpec, parallel: int) -> None:
+    """K runs at a time need K times the devices: CPU cores on the cpu platform, else the GPUs this host lists."""
+    if parallel < 1:
+        raise BadInput(f"--parallel must be at least 1, got {parallel}")
+    if parallel == 1:
+        return
+    if template.gpu_ids:
+        raise BadInput("--gpu-ids cannot go with --parallel: each parallel run is given its own GPUs")
+    needed = parallel * template.gpus
+    have = (os.cpu_count() or 1) if template.platform == "cpu" else len(host.gpu_inventory(template.platform) or [])
+    what = "CPU cores" if template.platform == "cpu" else f"{template.platform} GPUs"
+    if needed > have:
+        raise BadInput(f"--parallel {parallel} x --gpus {template.gpus} needs {needed} {what}; this host has {have}")
+
+
+def members(group_id: str) -> dict[int, store.Entry]:
+    """The group's runs by seed (the latest run of a seed, should there be two)."""
+    return {entry.record.seed: entry for entry in store.runs(group=group_id)}
+
+
+def plan(group: GroupRecord) -> list[Step]:
+    found = members(group.group_id)
+    steps = []
+    for seed in group.seeds:
+        entry = found.get(seed)
+        if entry is None:
+            steps.append(Step(seed, "train"))
+        elif entry.record.status in RESUMED:
+            steps.append(Step(seed, "resume", entry.path))
+    return steps
+
+
+def run(group: GroupRecord, say: Callable[[str], None], verbose: bool = False, deep: bool = False) -> None:
+    """Run the group's missing runs, `group.parallel` at a time; Ctrl-C stops them and leaves the group resumable."""
+    pending, running, free = deque(plan(group)), {}, list(range(group.parallel))
+    try:
+        while pending or running:
+            while pending and free:
+                step, slot = pending.popleft(), free.pop(0)
+                running[_launch(group, step, slot, verbose, deep)] = (step, slot)
+                say(f"seed {step.seed}: {'resuming ' + step.run_dir.name if step.run_dir else 'started'}")
+            for child in [c for c in running if c.poll() is not None]:
+                step, slot = running.pop(child)
+                free.append(slot)
+                say(_ended(group, step, child))
+            time.sleep(POLL_SECONDS if running else 0)
+    except KeyboardInterrupt:
+        _stop(running)
+        raise Interrupted(f"group {group.group_id} left resumable: harness repro --resume {group.group_id}") from None
+    except BaseException:
+        _stop(running)  # a refused run ends the campaign; the others are stopped, resumable
+        raise
+
+
+def _launch(group: GroupRecord, step: Step, slot: int, verbose: bool, deep: bool) -> subprocess.Popen:
+    if step.action == "resume":
+        args = ["--resume", str(step.run_dir)]
+    else:
+        spec = group.spec.model_copy(update={"seed": step.seed, "gpu_ids": _slot_gpus(group, slot)})
+        args = [*train_args(spec), "--group", group.group_id] + ["--deep-fingerprint"] * deep
+    argv = [sys.executable, "-m", "harness", "train", *args] + ["--verbose"] * verbose
+    if group.parallel == 1:  # one at a time: the child draws its progress in this terminal
+        return subprocess.Popen(argv, start_new_session=True)
+    log = (store.group_dir(group.group_id) / f"seed-{step.seed}.log").open("a")
+    with log:
+        return subprocess.Popen(argv, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _slot_gpus(group: GroupRecord, slot: int) -> tuple[str, ...] | None:
+    spec = group.spec
+    if group.parallel == 1 or spec.platform == "cpu":
+        return spec.gpu_ids
+    return tuple(str(n) for n in range(slot * spec.gpus, (slot + 1) * spec.gpus))
+
+
+def _ended(group: GroupRecord, step: Step, child: subprocess.Popen) -> str:
+    where = "above" if group.parallel == 1 else f"in {store.group_dir(group.group_id) / f'seed-{step.seed}.log'}"
+    if child.returncode == ExitCode.BAD_INPUT:
+        raise BadInput(f"seed {step.seed}: `harness train` refused the run (its error is {where}); the group stops "
+                       f"here: fix it, then `harness repro --resume {group.group_id}`")
+    entry = members(group.group_id).get(step.seed)
+    if entry is None:
+        raise InfrastructureError(f"seed {step.seed}: `harness train` exited with code {child.returncode} before "
+                                  f"writing a run record (its output is {where})")
+    run = entry.record
+    value = (run.final_metrics or {}).get("bbox_mAP")
+    shown = f", bbox_mAP {value:.2f}" if value is not None else ""
+    return f"seed {step.seed}: {run.status} ({run.run_id}{shown})"
+
+
+def _stop(running: dict) -> None:
+    for child in running:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in running:
+        try:
+            child.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting, the children still record their end
+            break
+
+
+def campaign(group: GroupRecord, say: Callable[[str], None], verbose: bool = False,
+             deep: bool = False) -> tuple[verify.Judgement, Path]:
+    """Run what the group is missing, judge it, write its report: the verdict and where the report is."""
+    run(group, say, verbose, deep)
+    return write_report(group)
+
+
+def write_report(group: GroupRecord, out: Path | None = None) -> tuple[verify.Judgement, Path]:
+    from harness import report_files  # matplotlib only when a report is drawn
+
+    result, labelled = judge(group)
+    destination = out or _new_report_dir(store.group_dir(group.group_id))
+    return result, report_files.write_group_report(group, labelled, result, destination)
+
+
+def _new_report_dir(folder: Path) -> Path:
+    """report/, or report-2/, ...: an earlier report of the group stays as it was."""
+    for name in ["report", *(f"report-{n}" for n in range(2, 1000))]:
+        if not (folder / name).exists():
+            return folder / name
+    raise BadInput(f"{folder} holds too many reports; pass --out")
+
+
+def judge(group: GroupRecord) -> tuple[verify.Judgement, list[tuple[str, verify.Target]]]:
+    """The group's runs, in seed order, by the multi-run rules; a seed that never ran is named in a warning.
+
+    Each target comes labelled `seed N`, for plots."""
+    labelled = labelled_targets(group)
+    result = verify.judge([target for _, target in labelled])
+    found = members(group.group_id)
+    missing = [str(seed) for seed in group.seeds if seed not in found]
+    if missing:
+        result = result.model_copy(update={"warnings": [*result.warnings, f"seeds {', '.join(missing)} never ran"]})
+    return result, labelled
+
+
+def labelled_targets(group: GroupRecord) -> list[tuple[str, verify.Target]]:
+    """The group's runs in seed order, each labelled `seed N`."""
+    found = members(group.group_id)
+    labelled = [(f"seed {seed}", verify.load_target(found[seed].path, None)) for seed in group.seeds if seed in found]
+    if not labelled:
+        raise BadInput(f"group {group.group_id} has no runs yet (`harness repro --resume {group.group_id}` runs them)")
+    return labelled
+
+
+def drift(old: RunRecord, new: RunRecord) -> list[str]:
+    """What a rerun would run differently from the original: stack, image, dataset, generated config."""
+    found = _stack_drift(old, new)
+    old_image, new_image = (old.image or {}).get("id"), (new.image or {}).get("id")
+    if old_image != new_image:
+        found.append(f"the image ({old_image} -> {new_image})")
+    if old.dataset and new.dataset:
+        found += [f"the dataset ({change})" for change in old.dataset.differences(new.dataset)]
+    if old.config_sha256 and old.config_sha256 != new.config_sha256:
+        found.append(f"the generated config (sha256 {old.config_sha256[:12]} -> {(new.config_sha256 or '-')[:12]})")
+    return found
+
+
+def _stack_drift(old: RunRecord, new: RunRecord) -> list[str]:
+    was, now = old.environment.stack, new.environment.stack
+    changed = [f"{name} {was.packages.get(name, 'absent')} -> {now.packages.get(name, 'absent')}"
+               for name in sorted(set(was.packages) | set(now.packages))
+               if was.packages.get(name, "absent") != now.packages.get(name, "absent")]
+    if changed:
+        return [f"the stack ({change})" for change in changed]
+    if was.digest and now.digest and was.digest != now.digest:
+        return [f"the installed packages (stack digest {was.digest[:12]} -> {now.digest[:12]})"]
+    return []

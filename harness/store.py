@@ -1,0 +1,179 @@
+"""The results store: the layout under results/ and its names, run directories, queries, run groups.
+
+    results/<run-id>/run.json        the run record (harness.record)
+    results/<run-id>/config.py       the generated mmengine config the job ran
+    results/<run-id>/console.log     every attempt's output
+    results/<run-id>/work_dir/       mmengine's work_dir (logs, checkpoints, the resolved config)
+    results/groups/<group-id>/group.json   a `harness repro` campaign; its runs name it in their records
+    results/images/                  `harness build` records
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from harness import record
+from harness.errors import BadInput
+from harness.record import RunRecord
+
+RECORD = "run.json"
+CONFIG = "config.py"
+CONSOLE_LOG = "console.log"
+WORK_DIR = "work_dir"
+GROUPS = "groups"
+GROUP_RECORD = "group.json"
+IMAGES = "images"
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+
+
+def root() -> Path:
+    return Path(os.environ.get("HARNESS_RESULTS", "results"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One run directory: its record, or why it cannot be read."""
+
+    path: Path
+    record: RunRecord | None
+    error: str | None = None
+
+
+def is_run(path: Path) -> bool:
+    return (path / RECORD).is_file()
+
+
+def read(run_dir: Path) -> RunRecord:
+    return record.read_record(run_dir / RECORD)
+
+
+def write(run_dir: Path, run: RunRecord) -> None:
+    record.write_json_atomic(run_dir / RECORD, run.model_dump(mode="json"))
+
+
+def runs(where: Path | None = None, *, benchmark: str | None = None, group: str | None = None,
+         status: str | None = None, platform: str | None = None, kind: str | None = None) -> list[Entry]:
+    """Every run under the store, unreadable ones first, then oldest to newest; filters keep readable matches."""
+    wanted = {"benchmark": benchmark, "group": group, "status": status, "platform": platform, "kind": kind}
+    wanted = {k: v for k, v in wanted.items() if v is not None}
+    found = []
+    for run_dir in _run_dirs(where or root()):
+        try:
+            found.append(Entry(run_dir, read(run_dir)))
+        except BadInput as exc:
+            found.append(Entry(run_dir, None, str(exc)))
+    if wanted:
+        found = [e for e in found if e.record and all(getattr(e.record, k) == v for k, v in wanted.items())]
+    return sorted(found, key=lambda e: e.record.started if e.record else "")
+
+
+def latest(where: Path | None = None) -> Path:
+    """The most recently started run (the same order `harness runs` lists)."""
+    found = runs(where)
+    if not found:
+        raise BadInput(f"no runs under {where or root()}/ (run `harness train` first, or pass a path)")
+    return found[-1].path
+
+
+def resolve(path: Path | None) -> Path:
+    """A path as given, a run id under results/, or (no path) the latest run."""
+    if path is None:
+        return latest()
+    path = Path(path)
+    by_id = root() / path
+    return by_id if not path.exists() and is_run(by_id) else path
+
+
+def _run_dirs(where: Path) -> list[Path]:
+    if not where.exists():
+        return []
+    try:
+        return sorted(p for p in where.iterdir() if is_run(p))
+    except OSError as exc:
+        raise BadInput(f"cannot read the results directory {where}: {exc.strerror} (HARNESS_RESULTS names it)") from exc
+
+
+def new_run_dir(name: str, where: Path | None = None) -> Path:
+    """Claim a fresh results/<run-id>/ (mkdir is the lock: two runs never share a directory)."""
+    return _claim(where or root(), name)
+
+
+def new_group_dir(name: str, exact: bool = False) -> Path:
+    """A new group directory: <stamp>-<name>, or exactly <name> (which must not exist yet)."""
+    if not exact:
+        return _claim(root() / GROUPS, name)
+    if not GROUP_NAME.match(name):
+        raise BadInput(f"--group {name!r}: use letters, digits, '.', '_' and '-' only")
+    (root() / GROUPS).mkdir(parents=True, exist_ok=True)
+    try:
+        (root() / GROUPS / name).mkdir()
+    except FileExistsError:
+        raise BadInput(f"--group {name}: a group of that name exists; resume it with `harness repro --resume "
+                       f"{name}` or choose another name") from None
+    return root() / GROUPS / name
+
+
+def _claim(parent: Path, name: str) -> Path:
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for suffix in ["", *(f"-{n}" for n in range(2, 100))]:
+        candidate = parent / f"{stamp}-{name}{suffix}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise BadInput(f"cannot claim a new directory under {parent}")
+
+
+def claim_run_dir(path: Path) -> Path:
+    """Use a directory the user named; it must be new or empty, so nothing already there is lost."""
+    if path.exists():
+        if not path.is_dir():
+            raise BadInput(f"--work-dir {path} is a file, not a directory")
+        if is_run(path) or any(path.glob("*/vis_data")) or any(path.glob(f"{WORK_DIR}/*/vis_data")):
+            raise BadInput(f"--work-dir {path} already holds a run; choose a new directory")
+        if any(path.iterdir()):
+            raise BadInput(f"--work-dir {path} is not empty; choose a new directory")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def nearest_existing(path: Path) -> Path:
+    """path itself, or its closest ancestor that exists (where a new directory would be created)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def writable(where: Path | None = None) -> bool:
+    """Whether runs can be created under the store (the nearest existing ancestor decides for a new one)."""
+    existing = nearest_existing(where or root())
+    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+
+
+def group_dir(group_id: str) -> Path:
+    return root() / GROUPS / group_id
+
+
+def write_group(group: record.GroupRecord) -> Path:
+    path = group_dir(group.group_id) / GROUP_RECORD
+    record.write_json_atomic(path, group.model_dump(mode="json"))
+    return path
+
+
+def read_group(group_id: str) -> record.GroupRecord:
+    path = group_dir(group_id) / GROUP_RECORD
+    if not path.is_file():
+        known = sorted(p.parent.name for p in (root() / GROUPS).glob(f"*/{GROUP_RECORD}"))
+        hint = f" (groups here: {', '.join(known[-3:])})" if known else " (no groups under this store)"
+        raise BadInput(f"no group {group_id!r} under {root() / GROUPS}{hint}")
+    return record.read_group(path)
+
+
+def image_records_dir() -> Path:
+    return root() / IMAGES
