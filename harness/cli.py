@@ -250,7 +250,10 @@ def _spec(kind: str, given: dict):
 
 
 def _on_sigterm_interrupt() -> None:
+    """SIGTERM, and SIGINT even where the launching shell ignored it (a background job of a script), stop a
+    run the way Ctrl-C does: the run is recorded `interrupted` and can be resumed."""
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _raise_keyboard_interrupt(signum, frame):

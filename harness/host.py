@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sysconfig
 import time
 from importlib import metadata
 from pathlib import Path
@@ -137,8 +138,15 @@ def _stack() -> Stack:
             packages[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             packages[package] = "absent"
-    installed = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions()})
+    installed = sorted({f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions(path=_site())})
     return Stack(packages=packages, digest=hashlib.sha256("\n".join(installed).encode()).hexdigest())
+
+
+def _site() -> list[str]:
+    """Where this environment installs packages. Not sys.path: importing pkg_resources, for one, adds
+    setuptools' vendored packages to it, and the digest would then differ from process to process."""
+    paths = sysconfig.get_paths()
+    return sorted({paths["purelib"], paths["platlib"]})
 
 
 def image_stack(labels: dict[str, str], image_id: str) -> Stack:

@@ -1,8 +1,8 @@
 """`harness repro`: a campaign of runs (one per seed) in a group, judged together; `harness rerun`'s drift check.
 
 Each run is a child `harness train` process (a normal run record naming the group): in its own session,
-so Ctrl-C reaches the campaign once and the campaign hands each running child exactly one SIGINT, which
-the child records as `interrupted`. `harness repro --resume GROUP` then resumes what was interrupted and
+so Ctrl-C reaches the campaign once and the campaign hands each running child exactly one SIGTERM, which
+the child handles as Ctrl-C and records as `interrupted`. `harness repro --resume GROUP` then resumes what was interrupted and
 starts what never ran; a run that failed, diverged or finished is kept and counted.
 """
 
@@ -116,13 +116,18 @@ def run(group: GroupRecord, say: Callable[[str], None], verbose: bool = False, d
         raise
 
 
-def _launch(group: GroupRecord, step: Step, slot: int, verbose: bool, deep: bool) -> subprocess.Popen:
+def child_argv(group: GroupRecord, step: Step, slot: int, verbose: bool = False, deep: bool = False) -> list[str]:
+    """The `harness train` that runs one step in a slot (slot k of K owns GPUs k*N .. k*N+N-1)."""
     if step.action == "resume":
         args = ["--resume", str(step.run_dir)]
     else:
         spec = group.spec.model_copy(update={"seed": step.seed, "gpu_ids": _slot_gpus(group, slot)})
         args = [*train_args(spec), "--group", group.group_id] + ["--deep-fingerprint"] * deep
-    argv = [sys.executable, "-m", "harness", "train", *args] + ["--verbose"] * verbose
+    return [sys.executable, "-m", "harness", "train", *args] + ["--verbose"] * verbose
+
+
+def _launch(group: GroupRecord, step: Step, slot: int, verbose: bool, deep: bool) -> subprocess.Popen:
+    argv = child_argv(group, step, slot, verbose, deep)
     if group.parallel == 1:  # one at a time: the child draws its progress in this terminal
         return subprocess.Popen(argv, start_new_session=True)
     log = (store.group_dir(group.group_id) / f"seed-{step.seed}.log").open("a")
@@ -155,7 +160,7 @@ def _ended(group: GroupRecord, step: Step, child: subprocess.Popen) -> str:
 def _stop(running: dict) -> None:
     for child in running:
         if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+            child.send_signal(signal.SIGTERM)
     for child in running:
         try:
             child.wait()

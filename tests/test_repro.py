@@ -131,3 +131,16 @@ def test_a_rerun_on_drifted_data_is_refused_and_allowed_with_allow_drift(group, 
     assert record["spec"]["epochs"] == 1 and record["status"] == "succeeded"
     (drift,) = record["drift"]
     assert drift.startswith("the dataset (val2017 annotation_sha256 0000")
+
+
+def test_two_runs_at_a_time_on_two_cores(cli, session_env):
+    result = cli("repro", "--runs", "2", "--epochs", "1", "--seed", "10", "--parallel", "2", "--group", "two-at-once")
+    assert result.exit_code in (0, 1), result.stdout + result.stderr
+    runs = group_runs(session_env / "results", "two-at-once")
+    assert sorted(runs) == [10, 11] and all(r["status"] == "succeeded" for r in runs.values())
+    first, second = (runs[s]["attempts"][0] for s in (10, 11))
+    assert first["started"] <= second["finished"] and second["started"] <= first["finished"], "they overlapped"
+    folder = session_env / "results" / "groups" / "two-at-once"
+    assert all("succeeded: " in (folder / f"seed-{s}.log").read_text() for s in (10, 11)), "each run's own output"
+    taken = cli("repro", "--runs", "1", "--group", "two-at-once")
+    assert taken.exit_code == 2 and "a group of that name exists" in one_line_error(taken)

@@ -98,6 +98,15 @@ def test_every_collector_runs_and_a_failing_one_is_recorded_not_fatal(monkeypatc
     assert facts.machine.cpu_model is None and facts.machine.cores == os.cpu_count()
 
 
+def test_the_stack_digest_is_the_environment_s_not_the_import_path_s(tmp_path, monkeypatch):
+    """Importing pkg_resources puts setuptools' vendored packages on sys.path: the digest must not move."""
+    before = host.collect("cpu").stack
+    (tmp_path / "vendored-1.0.dist-info").mkdir()
+    (tmp_path / "vendored-1.0.dist-info" / "METADATA").write_text("Name: vendored\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert host.collect("cpu").stack == before
+
+
 def test_gpu_facts_come_from_the_vendor_tool(tmp_path, monkeypatch):
     fake = tmp_path / "ixsmi"  # ixsmi takes nvidia-smi's flags; its header names the IX-ML (SDK) version
     fake.write_text('#!/bin/sh\ncase "$1" in\n'
@@ -198,3 +207,19 @@ def test_train_args_start_the_same_spec_again(cli, monkeypatch, spec):
 
 def _stop():
     raise BadInput("stopped by the test")
+
+
+def test_parallel_runs_get_gpus_of_their_own():
+    spec = RunSpec(benchmark="smoke", platform="cuda", gpus=2, epochs=1, cfg_options=("a.b=1",))
+    group = GroupRecord(group_id="g", spec=spec, seeds=[0, 1], parallel=2, created="2026-12-01T09:00:00+00:00")
+
+    def gpu_ids(slot: int) -> str:
+        argv = repro.child_argv(group, repro.Step(seed=slot, action="train"), slot)
+        assert argv[argv.index("--group") + 1] == "g" and argv[argv.index("--seed") + 1] == str(slot)
+        return argv[argv.index("--gpu-ids") + 1]
+
+    assert [gpu_ids(0), gpu_ids(1)] == ["0,1", "2,3"]
+    resumed = repro.child_argv(group, repro.Step(seed=1, action="resume", run_dir=Path("/r/run")), 0, verbose=True)
+    assert resumed[-4:] == ["train", "--resume", "/r/run", "--verbose"]
+    one_at_a_time = group.model_copy(update={"parallel": 1})
+    assert "--gpu-ids" not in repro.child_argv(one_at_a_time, repro.Step(seed=0, action="train"), 0)
