@@ -104,12 +104,13 @@ def test_a_rerun_gives_identical_metrics(group, cli):
 
 
 def drifted_copy(group, tmp_path, seed: int, epochs: int) -> Path:
-    """A copy of a group run whose record says another dataset (and, to keep the rerun short, fewer epochs)."""
+    """A copy of a group run whose record says its dataset was fingerprinted deep, with other val2017 images
+    (and, to keep the rerun short, fewer epochs): the rerun fingerprints deep too, and finds the drift."""
     original = group_runs(group["results"], group["id"])[seed]
     copy = tmp_path / "drifted"
     shutil.copytree(group["results"] / original["run_id"], copy, ignore=shutil.ignore_patterns("*.pth"))
     data = read_json(copy / "run.json")
-    data["dataset"]["splits"][1]["annotation_sha256"] = "0" * 64
+    data["dataset"]["deep"], data["dataset"]["splits"][1]["images_sha256"] = True, "0" * 64
     data["spec"]["epochs"], data["run_id"] = epochs, copy.name
     data["config_sha256"] = None  # the config of the new epoch count differs; the dataset is the drift tested
     (copy / "run.json").write_text(json.dumps(data))
@@ -121,16 +122,17 @@ def test_a_rerun_on_drifted_data_is_refused_and_allowed_with_allow_drift(group, 
     before = sorted(p.name for p in group["results"].iterdir())
     refused = cli("rerun", copy)
     line = one_line_error(refused)
-    assert refused.exit_code == 2 and line.startswith(f"error: rerun {copy.name}: the dataset (val2017 annotation_sha256 ")
+    assert refused.exit_code == 2 and line.startswith(f"error: rerun {copy.name}: the dataset (val2017 images_sha256 0000")
     assert "--allow-drift runs it anyway" in line and sorted(p.name for p in group["results"].iterdir()) == before
     allowed = cli("rerun", copy, "--allow-drift")
     assert allowed.exit_code == 0, allowed.stdout + allowed.stderr
-    assert "drifted from drifted: the dataset (val2017 annotation_sha256 0000" in allowed.stdout
+    assert "drifted from drifted: the dataset (val2017 images_sha256 0000" in allowed.stdout
     (new,) = [p for p in group["results"].glob("*/run.json") if read_json(p).get("rerun_of") == "drifted"]
     record = read_json(new)
     assert record["spec"]["epochs"] == 1 and record["status"] == "succeeded"
+    assert record["dataset"]["deep"] and all(s["images_sha256"] for s in record["dataset"]["splits"])
     (drift,) = record["drift"]
-    assert drift.startswith("the dataset (val2017 annotation_sha256 0000")
+    assert drift.startswith("the dataset (val2017 images_sha256 0000")
 
 
 def test_two_runs_at_a_time_on_two_cores(cli, session_env):
