@@ -14,13 +14,8 @@ from typer.exceptions import TyperException
 
 # Only what every command needs is imported here; the Docker SDK, matplotlib, scipy and the
 # OpenMMLab stack are imported by the commands that use them, so the CLI answers at once.
-from harness import dataset as dataset_check
-from harness import ci_outputs, compare as comparison, pipeline, report, spec, store, verify as verification
-from harness.runspec import RUNTIMES, DockerOptions, checked_choice
+from harness.choices import PLATFORMS, POLICIES, RUNTIMES
 from harness.errors import ExitCode, HarnessError
-from harness.job import PLATFORMS
-from harness.host import detect_platform
-from harness.policy import POLICIES, checked_tolerance
 
 console = Console()
 err_console = Console(stderr=True)
@@ -52,8 +47,9 @@ class HarnessGroup(TyperGroup):
 
 
 app = typer.Typer(cls=HarnessGroup, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  rich_markup_mode=None,  # plain help: Rich's help formatter alone costs 0.2 s of start-up
                   help="Prove RepPoints (mmdetection 3.3.0) reaches its published COCO accuracy on a hardware stack.")
-dataset_app = typer.Typer(no_args_is_help=True, help="Check or generate COCO 2017-layout datasets.")
+dataset_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Check or generate COCO 2017-layout datasets.")
 app.add_typer(dataset_app, name="dataset")
 
 
@@ -117,6 +113,8 @@ def train(
     """Train a benchmark and store everything under results/<run-id>/.
 
     Exit code 0 when the training finished, 1 when it diverged (or was stopped below the curve)."""
+    from harness import pipeline, report
+
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
                    privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve)
@@ -142,6 +140,8 @@ def rerun(
     """A new run from an old run's record: the same spec (seed, overrides, epochs), image or stack, and dataset.
 
     Refused (exit 2) when the stack, image, dataset fingerprint or generated config differ, unless --allow-drift."""
+    from harness import pipeline, report
+
     _on_sigterm_interrupt()
     done = pipeline.rerun(run, allow_drift, console, verbose)
     console.print(report.run_summary(done), highlight=False, soft_wrap=True)
@@ -177,6 +177,8 @@ def repro_command(
 
     The exit code is the group's verdict (multi-run rules: a run that did not finish is counted).
     Ctrl-C stops the running runs and leaves the group resumable with --resume GROUP."""
+    from harness import store
+
     from harness import repro
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
@@ -218,6 +220,8 @@ def eval_command(
     """Test a checkpoint on the benchmark's validation set and judge its bbox mAP; the exit code is the verdict.
 
     The run is stored like a training run (results/<run-id>-eval/, kind "eval"); `harness verify` reads it too."""
+    from harness import pipeline, report, store, verify as verification
+
     given = _given(benchmark=benchmark, data=data, gpus=gpus, platform=platform, runtime=runtime, image=image,
                    shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids), privileged=privileged,
                    cfg_options=cfg_option, checkpoint=str(checkpoint.resolve()))
@@ -242,6 +246,9 @@ def _ids(gpu_ids: str | None) -> tuple[str, ...] | None:
 
 
 def _spec(kind: str, given: dict):
+    from harness import pipeline
+    from harness.runspec import DockerOptions, checked_choice
+
     checked_choice(given.get("platform"), PLATFORMS, "platform")
     checked_choice(given.get("runtime"), RUNTIMES, "runtime")
     docker_keys = ("image", "shm_size", "ipc_host", "privileged")
@@ -277,6 +284,8 @@ def verify(
     """Check the final bbox mAP against a reference; the exit code is the verdict.
 
     The markdown summary is also appended to $GITHUB_STEP_SUMMARY when that is set."""
+    from harness import ci_outputs, verify as verification
+
     if policy is not None and policy not in POLICIES:
         raise typer.BadParameter(f"unknown policy {policy!r} (one of {', '.join(POLICIES)})")
     for path, option in ((junit, "--junit"), (markdown, "--markdown")):
@@ -295,6 +304,8 @@ def verify(
 
 
 def _group_targets(group: str) -> list:
+    from harness import store
+
     from harness import repro
 
     return [target for _, target in repro.labelled_targets(store.read_group(group))]
@@ -302,6 +313,8 @@ def _group_targets(group: str) -> list:
 
 def _show_verdict(result, tables: bool = True) -> None:
     """The verdict's tables and details, its warnings and (when not a pass) its reason; exits with its code."""
+    from harness import report
+
     if tables:
         for renderable in report.verdict_renderables(result):
             console.print(renderable)
@@ -324,6 +337,8 @@ def report_command(
              "--out: a new report folder in the group's directory.")] = None,
 ):
     """Write PNG plots (loss, bbox mAP per epoch against the reference) and a markdown report."""
+    from harness import store, verify as verification
+
     from harness import report_files
 
     if group is not None:
@@ -356,6 +371,9 @@ def compare_command(
     """bbox mAP per epoch of two runs, and the first epoch where they part by more than the tolerance.
 
     Exit code 0: they never part; 1: they do."""
+    from harness import compare as comparison, report, verify as verification
+    from harness.policy import checked_tolerance
+
     (first, bench_a), (second, bench_b) = (verification.load_log(p, benchmark) for p in (a, b))
     known = bench_a or bench_b
     if tolerance is None and known is None:
@@ -380,6 +398,8 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run records as a JSON list.")] = False,
 ):
     """List the runs under results/ (HARNESS_RESULTS), oldest first; unreadable records with the reason."""
+    from harness import report, store
+
     if group is not None:
         store.read_group(group)  # an unknown group is an error, not an empty list
     found = store.runs(benchmark=benchmark, group=group, status=status, platform=platform, kind=kind)
@@ -438,6 +458,8 @@ def doctor(
     """Check what a containerized run needs: engine, image, GPUs through the engine, dataset, disk, shared memory.
 
     Exit code 0 when every check is ok, 3 when one fails."""
+    from harness.host import detect_platform
+
     from harness import doctor as doctoring
 
     if platform is not None and platform not in PLATFORMS:
@@ -454,12 +476,16 @@ def doctor(
 @app.command()
 def references():
     """List every benchmark's references with their provenance."""
+    from harness import report, spec
+
     console.print(report.references_table(spec.benchmarks().values()))
 
 
 @dataset_app.command("check")
 def dataset_check_command(path: Annotated[Path, typer.Argument(help="COCO 2017 directory.")]):
     """Validate a COCO 2017 layout: annotation files, listed images, categories."""
+    from harness import dataset as dataset_check, report
+
     console.print(report.dataset_table(dataset_check.check_dataset(path)))
 
 
@@ -472,6 +498,8 @@ def dataset_synth_command(
     image_size: Annotated[int, typer.Option(min=32, help="Square image side in pixels.")] = 128,
 ):
     """Write a synthetic COCO 2017-layout detection dataset (coloured shapes, 3 categories)."""
+    from harness import dataset as dataset_check, report
+
     from harness import synth
     from harness.progress import counting_bar
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from harness.errors import BadInput
-from harness.job import TRAINING_ENV, Platform
+from harness.choices import Platform
+from harness.job import TRAINING_ENV
 
 DATA_MOUNT = "/data/coco"  # the dataset, read-only, at the same path for every run
 RUN_MOUNT = "/work/run"  # the run directory, read-write

@@ -14,7 +14,7 @@ from harness.container import GpuOptions, probe_spec
 from harness.docker_runtime import host_facts
 from harness.dataset import check_dataset
 from harness.errors import HarnessError
-from harness.job import Platform
+from harness.choices import Platform
 from harness.host import GPU_TOOLS
 from harness.platforms import load_platform
 from harness.runtime import docker_engine

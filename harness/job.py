@@ -5,15 +5,11 @@ from __future__ import annotations
 import importlib.util
 import pprint
 from pathlib import Path
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict
 
+from harness.choices import Platform
 from harness.errors import BadInput, InfrastructureError
 from harness.spec import Benchmark
-
-Platform = Literal["cpu", "cuda", "ixuca"]
-PLATFORMS: tuple[Platform, ...] = ("cpu", "cuda", "ixuca")
 
 # torch >= 2.6 refuses mmengine 0.10.7's checkpoints (they hold a HistoryBuffer) unless told
 # otherwise; only checkpoints the run itself wrote are loaded.

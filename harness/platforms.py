@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from harness.bootstrap import pins
 from harness.errors import BadInput
-from harness.job import PLATFORMS
+from harness.choices import PLATFORMS
 from harness.spec import CONFIGS_DIR, Frozen
 
 

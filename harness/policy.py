@@ -15,14 +15,10 @@ from __future__ import annotations
 import math
 import statistics
 from enum import StrEnum
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict
 
+from harness.choices import Policy
 from harness.errors import BadInput
-
-Policy = Literal["absolute", "relative", "one-sided"]
-POLICIES: tuple[Policy, ...] = ("absolute", "relative", "one-sided")
 ALPHA = 0.05
 OLYMPIC_MIN_RUNS = 5
 

@@ -12,10 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import BadInput
-from harness.job import PLATFORMS, Platform
-
-Runtime = Literal["local", "docker"]
-RUNTIMES: tuple[Runtime, ...] = ("local", "docker")
+from harness.choices import Platform, Runtime
 CFG_OPTION = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)*=")
 # Keys the harness sets from its own options: an override would make the record say one thing and run another.
 OWNED_KEYS = {"randomness.seed": "--seed", "train_cfg.max_epochs": "--epochs", "work_dir": "--work-dir"}
@@ -83,4 +80,4 @@ def checked_choice(value: str | None, choices: tuple[str, ...], what: str) -> st
     return value
 
 
-__all__ = ["DockerOptions", "PLATFORMS", "RUNTIMES", "RunSpec", "checked_cfg_options", "checked_choice", "train_args"]
+__all__ = ["DockerOptions", "RunSpec", "checked_cfg_options", "checked_choice", "train_args"]

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import BadInput
-from harness.policy import Policy
+from harness.choices import Policy
 
 CONFIGS_DIR = Path(os.environ.get("HARNESS_CONFIGS", Path(__file__).resolve().parent.parent / "configs"))
 DEFAULT_BENCHMARK = "smoke"

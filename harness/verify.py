@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from harness import logs, policy, spec, store
 from harness.errors import BadInput, ExitCode
 from harness.logs import Evaluation, ParsedLog
-from harness.policy import ALPHA, Aggregate, Policy, Verdict
+from harness.choices import Policy
+from harness.policy import ALPHA, Aggregate, Verdict
 from harness.spec import Benchmark, Reference
 
 EXIT_CODES = {

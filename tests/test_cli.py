@@ -277,7 +277,7 @@ def test_importing_the_cli_leaves_the_heavy_stack_for_the_commands_that_use_it()
     import subprocess
     import sys
 
-    heavy = ("scipy", "matplotlib", "torch", "mmengine", "mmdet", "mmcv", "docker")
+    heavy = ("scipy", "matplotlib", "torch", "mmengine", "mmdet", "mmcv", "docker", "pydantic", "typer.rich_utils")
     probe = f"import sys, harness.cli; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"importing harness.cli imported {loaded}"

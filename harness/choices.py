@@ -1,0 +1,10 @@
+"""The names a user can choose on the command line. No imports: the CLI reads them to draw its help at once."""
+
+from typing import Literal
+
+Platform = Literal["cpu", "cuda", "ixuca"]
+PLATFORMS: tuple[Platform, ...] = ("cpu", "cuda", "ixuca")
+Runtime = Literal["local", "docker"]
+RUNTIMES: tuple[Runtime, ...] = ("local", "docker")
+Policy = Literal["absolute", "relative", "one-sided"]
+POLICIES: tuple[Policy, ...] = ("absolute", "relative", "one-sided")
