@@ -177,9 +177,7 @@ def repro_command(
 
     The exit code is the group's verdict (multi-run rules: a run that did not finish is counted).
     Ctrl-C stops the running runs and leaves the group resumable with --resume GROUP."""
-    from harness import store
-
-    from harness import repro
+    from harness import repro, store
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
@@ -304,9 +302,7 @@ def verify(
 
 
 def _group_targets(group: str) -> list:
-    from harness import store
-
-    from harness import repro
+    from harness import repro, store
 
     return [target for _, target in repro.labelled_targets(store.read_group(group))]
 

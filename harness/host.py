@@ -124,9 +124,8 @@ def _machine_collectors(platform_name: str) -> dict[str, Callable[[], dict]]:
 
 
 def _source() -> Source:
-    commit = _git(SOURCE_ROOT, "rev-parse", "HEAD")
-    dirty = bool(_git(SOURCE_ROOT, "status", "--porcelain", "--untracked-files=no")) if commit else None
-    return Source(harness=harness.__version__, revision=commit or None, dirty=dirty,
+    commit, dirty = _revision(SOURCE_ROOT)
+    return Source(harness=harness.__version__, revision=commit, dirty=dirty,
                   location=source_location(SOURCE_ROOT) if commit else str(SOURCE_ROOT))
 
 
@@ -198,10 +197,14 @@ def _gpu_tool(platform_name: str, *args: str) -> str | None:
 
 def source_revision(root: Path) -> str:
     """The git commit the code comes from, with `-dirty` when the work tree has changes; `unknown` outside git."""
+    commit, dirty = _revision(root)
+    return "unknown" if commit is None else f"{commit}-dirty" if dirty else commit
+
+
+def _revision(root: Path) -> tuple[str | None, bool | None]:
+    """The checkout's commit and whether tracked files changed since it; (None, None) outside git."""
     commit = _git(root, "rev-parse", "HEAD")
-    if not commit:
-        return "unknown"
-    return f"{commit}-dirty" if _git(root, "status", "--porcelain", "--untracked-files=no") else commit
+    return (commit, bool(_git(root, "status", "--porcelain", "--untracked-files=no"))) if commit else (None, None)
 
 
 def source_location(root: Path) -> str:

@@ -60,8 +60,8 @@ def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool =
 
     deep: the dataset fingerprint also hashes every image."""
     request = _request(run, console)
-    if work_dir is None and not store.writable():
-        raise BadInput(f"results directory {store.root()} is not writable (HARNESS_RESULTS moves it)")
+    if work_dir is None:
+        store.require_writable()
     data = _fingerprint(request.data_root, deep or _was_deep(lineage.rerun_of), console)
     run_dir = _run_dir(work_dir, run.benchmark + ("-eval" if run.kind == "eval" else ""))
     try:
@@ -92,8 +92,7 @@ def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> 
     old = resuming.resumable(run_dir)
     resuming.refuse_conflicts(old.spec, given)
     request = _request(old.spec, console).model_copy(update={"resume": True})
-    image_id = (old.image or {}).get("id")
-    job, runner, facts = _runtime(old.spec, request, run_dir, image_id)
+    job, runner, facts = _runtime(old.spec, request, run_dir, _image_of(old))
     checkpoint = resuming.last_checkpoint(run_dir / old.work_dir)
     attempt = _attempt(len(old.attempts) + 1, job, checkpoint)
     started = old.model_copy(update={"status": "running", "finished": None, "exit_code": None, "error": None,

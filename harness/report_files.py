@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import ci_outputs, plots, store
+from harness import ci_outputs, plots
 from harness.errors import BadInput
 from harness.logs import BBOX_KEYS
 from harness.record import GroupRecord
@@ -30,7 +30,6 @@ def write_report(target: Target, result: Judgement, out: Path) -> Path:
     return out
 
 
-
 def write_group_report(group: GroupRecord, labelled: list[tuple[str, Target]], result: Judgement, out: Path) -> Path:
     """Every run's curve over the reference band, the runs' mean and spread, the verdict."""
     _new_directory(out)
@@ -38,8 +37,8 @@ def write_group_report(group: GroupRecord, labelled: list[tuple[str, Target]], r
     summary = result.aggregate
     spread = "" if summary is None or summary.std is None else f", sd {summary.std:.2f} (min {summary.min:.2f}, " \
                                                                 f"max {summary.max:.2f})"
-    rows = "\n".join(f"| {label} | {_run_id(run.source)} | {run.status} | {points(run.value)} |"
-                     for (label, _), run in zip(labelled, result.runs))
+    rows = "\n".join(f"| {label} | {target.run_id} | {run.status} | {points(run.value)} |"
+                     for (label, target), run in zip(labelled, result.runs))
     text = "\n".join([
         f"# {result.benchmark}, group {group.group_id}: {result.verdict.value}", "",
         ci_outputs.markdown(result).split("\n", 2)[2],
@@ -51,12 +50,6 @@ def write_group_report(group: GroupRecord, labelled: list[tuple[str, Target]], r
     ])
     (out / "report.md").write_text(text)
     return out
-
-
-def _run_id(source: str) -> str:
-    """The run directory's name from a log path inside its work_dir."""
-    parts = Path(source).parts
-    return parts[parts.index(store.WORK_DIR) - 1] if store.WORK_DIR in parts[1:] else source
 
 
 def _new_directory(out: Path) -> None:

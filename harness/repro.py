@@ -54,8 +54,7 @@ def seeds_for(runs: int | None, seeds: str | None, first: int) -> list[int]:
 def start(template: RunSpec, seeds: list[int], parallel: int, name: str | None = None) -> GroupRecord:
     """A new group (named, or <stamp>-<benchmark>-x<N>) and its record; no run has started yet."""
     check_parallel(template, parallel)
-    if not store.writable():
-        raise BadInput(f"results directory {store.root()} is not writable (HARNESS_RESULTS moves it)")
+    store.require_writable()
     folder = store.new_group_dir(name, exact=True) if name else store.new_group_dir(f"{template.benchmark}-x{len(seeds)}")
     group = GroupRecord(group_id=folder.name, spec=template, seeds=seeds, parallel=parallel, created=record.now())
     store.write_group(group)
@@ -195,18 +194,18 @@ def judge(group: GroupRecord) -> tuple[verify.Judgement, list[tuple[str, verify.
     """The group's runs, in seed order, by the multi-run rules; a seed that never ran is named in a warning.
 
     Each target comes labelled `seed N`, for plots."""
-    labelled = labelled_targets(group)
-    result = verify.judge([target for _, target in labelled])
     found = members(group.group_id)
+    labelled = labelled_targets(group, found)
+    result = verify.judge([target for _, target in labelled])
     missing = [str(seed) for seed in group.seeds if seed not in found]
     if missing:
         result = result.model_copy(update={"warnings": [*result.warnings, f"seeds {', '.join(missing)} never ran"]})
     return result, labelled
 
 
-def labelled_targets(group: GroupRecord) -> list[tuple[str, verify.Target]]:
-    """The group's runs in seed order, each labelled `seed N`."""
-    found = members(group.group_id)
+def labelled_targets(group: GroupRecord, found: dict[int, store.Entry] | None = None) -> list[tuple[str, verify.Target]]:
+    """The group's runs in seed order, each labelled `seed N`; found: its members, when already read."""
+    found = members(group.group_id) if found is None else found
     labelled = [(f"seed {seed}", verify.load_target(found[seed].path, None)) for seed in group.seeds if seed in found]
     if not labelled:
         raise BadInput(f"group {group.group_id} has no runs yet (`harness repro --resume {group.group_id}` runs them)")

@@ -150,6 +150,12 @@ def nearest_existing(path: Path) -> Path:
     return path
 
 
+def require_writable() -> None:
+    """Refuse, before anything is created, a store where runs cannot be written."""
+    if not writable():
+        raise BadInput(f"results directory {root()} is not writable (HARNESS_RESULTS moves it)")
+
+
 def writable(where: Path | None = None) -> bool:
     """Whether runs can be created under the store (the nearest existing ancestor decides for a new one)."""
     existing = nearest_existing(where or root())

@@ -41,6 +41,7 @@ class Target(Frozen):
     expected_epochs: int | None
     run_failure: str | None = None
     overrides: tuple[str, ...] = ()  # --cfg-option values the run was started with: not the benchmark as specified
+    run_id: str | None = None  # set when the target is a harness run
 
 
 class RunOutcome(Frozen):
@@ -102,7 +103,8 @@ def load_target(path: Path | None, benchmark_name: str | None) -> Target:
         if failure and run.error:
             failure = f"{failure}: {run.error}"
         return Target(log=_run_log(path / run.work_dir, failure), expected_epochs=run.epochs, run_failure=failure,
-                      benchmark=spec.benchmark(benchmark_name or run.benchmark), overrides=run.spec.cfg_options)
+                      benchmark=spec.benchmark(benchmark_name or run.benchmark), overrides=run.spec.cfg_options,
+                      run_id=run.run_id)
     log = logs.parse_path(path)
     return Target(log=log, benchmark=_benchmark_of(path, benchmark_name), expected_epochs=log.max_epochs)
 
