@@ -4,7 +4,7 @@ from typing import Literal
 
 Platform = Literal["cpu", "cuda", "ixuca"]
 PLATFORMS: tuple[Platform, ...] = ("cpu", "cuda", "ixuca")
-Runtime = Literal["local", "docker"]
-RUNTIMES: tuple[Runtime, ...] = ("local", "docker")
+Runtime = Literal["local", "docker", "slurm"]
+RUNTIMES: tuple[Runtime, ...] = ("local", "docker", "slurm")
 Policy = Literal["absolute", "relative", "one-sided"]
 POLICIES: tuple[Policy, ...] = ("absolute", "relative", "one-sided")

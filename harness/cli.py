@@ -67,7 +67,20 @@ WorkDirOption = Annotated[Optional[Path], typer.Option(help="Run directory (new 
 PlatformOption = Annotated[Optional[str], typer.Option(help=f"One of {', '.join(PLATFORMS)}; default: detected.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Also print every line of the job's log.")]
 RuntimeOption = Annotated[Optional[str], typer.Option(
-    help="local (this Python environment) or docker (the platform's image); default local.", show_default=False)]
+    help="local (this Python environment), docker (the platform's image) or slurm (a batch job); default local.",
+    show_default=False)]
+NodesOption = Annotated[Optional[int], typer.Option(help="slurm: nodes; --gpus is per node. Default 1.", show_default=False)]
+PartitionOption = Annotated[Optional[str], typer.Option(help="slurm: partition; default: the cluster's default.")]
+TimeOption = Annotated[Optional[str], typer.Option("--time", help="slurm: time limit, e.g. 1-00:00:00.")]
+AccountOption = Annotated[Optional[str], typer.Option(help="slurm: account to charge.")]
+QosOption = Annotated[Optional[str], typer.Option(help="slurm: quality of service.")]
+SlurmArgOption = Annotated[Optional[list[str]], typer.Option(
+    "--slurm-arg", help="slurm: one more sbatch option, passed as given, e.g. --slurm-arg=--exclusive (repeatable).",
+    show_default=False)]
+ContainerOption = Annotated[Optional[str], typer.Option(
+    help="slurm: run each node's task in the platform's image: docker (the docker options apply).")]
+DryRunOption = Annotated[bool, typer.Option(
+    "--dry-run", help="Check everything and print what would run (the batch script on slurm); start nothing.")]
 ImageOption = Annotated[Optional[str], typer.Option(help="docker: image to run; default harness-<platform>:latest.")]
 ShmOption = Annotated[Optional[str], typer.Option(
     help="docker: shared memory for the data loader workers; default 2g.", show_default=False)]
@@ -104,6 +117,14 @@ def train(
     privileged: PrivilegedOption = False,
     cfg_option: CfgOption = None,
     stop_below_curve: StopBelowCurveOption = None,
+    nodes: NodesOption = None,
+    partition: PartitionOption = None,
+    time_limit: TimeOption = None,
+    account: AccountOption = None,
+    qos: QosOption = None,
+    slurm_arg: SlurmArgOption = None,
+    container: ContainerOption = None,
+    dry_run: DryRunOption = False,
     resume: Annotated[Optional[Path], typer.Option(
         help="Continue a failed or interrupted run (run id or directory) from its last checkpoint, with the "
              "options it was started with.", show_default=False)] = None,
@@ -117,7 +138,8 @@ def train(
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
-                   privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve)
+                   privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve,
+                   **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     _on_sigterm_interrupt()
     if resume is not None:
         if work_dir is not None:
@@ -125,7 +147,9 @@ def train(
         done = pipeline.resume(resume, given, console, verbose)
     else:
         done = pipeline.train(_spec("train", given), work_dir, console, verbose, pipeline.Lineage(group=group),
-                              deep_fingerprint)
+                              deep_fingerprint, dry_run)
+    if done is None:  # --dry-run
+        return
     console.print(report.run_summary(done), highlight=False, soft_wrap=True)
 
 
@@ -171,6 +195,13 @@ def repro_command(
     privileged: PrivilegedOption = False,
     cfg_option: CfgOption = None,
     stop_below_curve: StopBelowCurveOption = None,
+    nodes: NodesOption = None,
+    partition: PartitionOption = None,
+    time_limit: TimeOption = None,
+    account: AccountOption = None,
+    qos: QosOption = None,
+    slurm_arg: SlurmArgOption = None,
+    container: ContainerOption = None,
     deep_fingerprint: DeepOption = False,
 ):
     """Train the benchmark once per seed in one group, judge the group, and write its report.
@@ -181,7 +212,8 @@ def repro_command(
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
-                   privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve)
+                   privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve,
+                   **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     if resume is not None:
         if given or runs is not None or seeds is not None or group is not None:
             raise typer.BadParameter("--resume GROUP takes no run options: the group continues as it was started")
@@ -214,6 +246,14 @@ def eval_command(
     gpu_ids: GpuIdsOption = None,
     privileged: PrivilegedOption = False,
     cfg_option: CfgOption = None,
+    nodes: NodesOption = None,
+    partition: PartitionOption = None,
+    time_limit: TimeOption = None,
+    account: AccountOption = None,
+    qos: QosOption = None,
+    slurm_arg: SlurmArgOption = None,
+    container: ContainerOption = None,
+    dry_run: DryRunOption = False,
 ):
     """Test a checkpoint on the benchmark's validation set and judge its bbox mAP; the exit code is the verdict.
 
@@ -222,9 +262,12 @@ def eval_command(
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, platform=platform, runtime=runtime, image=image,
                    shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids), privileged=privileged,
-                   cfg_options=cfg_option, checkpoint=str(checkpoint.resolve()))
+                   cfg_options=cfg_option, checkpoint=str(checkpoint.resolve()),
+                   **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     _on_sigterm_interrupt()
-    run = pipeline.train(_spec("eval", given), work_dir, console, verbose)
+    run = pipeline.train(_spec("eval", given), work_dir, console, verbose, dry_run=dry_run)
+    if run is None:  # --dry-run
+        return
     run_dir = work_dir.resolve() if work_dir else store.root() / run.run_id
     result = verification.judge(verification.load_target(run_dir, None))
     for renderable in report.verdict_renderables(result):
@@ -239,19 +282,30 @@ def _given(**options) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None and v is not False}
 
 
+def _slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container) -> dict:
+    if container not in (None, "docker"):
+        raise typer.BadParameter(f"--container {container!r}: the one container runtime is docker")
+    return _given(nodes=nodes, partition=partition, time=time_limit, account=account, qos=qos, extra_args=slurm_arg,
+                  container=container)
+
+
 def _ids(gpu_ids: str | None) -> tuple[str, ...] | None:
     return tuple(gpu_ids.split(",")) if gpu_ids else None
 
 
 def _spec(kind: str, given: dict):
     from harness import pipeline
-    from harness.runspec import DockerOptions, checked_choice
+    from harness.runspec import DockerOptions, SlurmOptions, checked_choice
 
     checked_choice(given.get("platform"), PLATFORMS, "platform")
     checked_choice(given.get("runtime"), RUNTIMES, "runtime")
     docker_keys = ("image", "shm_size", "ipc_host", "privileged")
     docker = DockerOptions(**{k: given.pop(k) for k in docker_keys if k in given})
-    return pipeline.make_spec(kind=kind, docker=docker, **given)
+    slurm = SlurmOptions(**{k: given.pop(k) for k in tuple(SlurmOptions.model_fields) if k in given})
+    if given.get("runtime") != "slurm" and slurm != SlurmOptions():
+        raise typer.BadParameter("--nodes, --partition, --time, --account, --qos, --slurm-arg and --container go "
+                                 "with --runtime slurm")
+    return pipeline.make_spec(kind=kind, docker=docker, slurm=slurm, **given)
 
 
 def _on_sigterm_interrupt() -> None:
@@ -450,8 +504,13 @@ def doctor(
     gpus: Annotated[int, typer.Option(min=1, help="GPUs the run will ask for.")] = 1,
     data: Annotated[Optional[Path], typer.Option(help="COCO 2017 directory the run will use.")] = None,
     min_free_gb: Annotated[float, typer.Option(help="Free disk needed under results/, GiB.")] = 10.0,
+    runtime: Annotated[str, typer.Option(help="docker (engine, image, GPUs through it) or slurm (controller, "
+                                              "partition, nodes, shared run directory).")] = "docker",
+    nodes: Annotated[int, typer.Option(min=1, help="slurm: nodes the run will ask for.")] = 1,
+    partition: PartitionOption = None,
 ):
-    """Check what a containerized run needs: engine, image, GPUs through the engine, dataset, disk, shared memory.
+    """Check what a run needs: engine, image, GPUs through the engine, dataset, disk, shared memory; or, with
+    --runtime slurm, the controller, the partition, its nodes and GPUs, and a shared run directory.
 
     Exit code 0 when every check is ok, 3 when one fails."""
     from harness.host import detect_platform
@@ -460,8 +519,11 @@ def doctor(
 
     if platform is not None and platform not in PLATFORMS:
         raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
-    checks = doctoring.diagnose(doctoring.DoctorOptions(platform=platform or detect_platform(), gpus=gpus, data=data,
-                                                         min_free_gb=min_free_gb))
+    if runtime not in ("docker", "slurm"):
+        raise typer.BadParameter(f"doctor checks the docker or the slurm runtime, not {runtime!r}")
+    options = doctoring.DoctorOptions(platform=platform or detect_platform(), gpus=gpus, data=data,
+                                      min_free_gb=min_free_gb, nodes=nodes, partition=partition)
+    checks = doctoring.diagnose_slurm(options) if runtime == "slurm" else doctoring.diagnose(options)
     console.print(doctoring.table(checks))
     failed = [c.name for c in checks if not c.ok]
     if failed:

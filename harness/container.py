@@ -120,3 +120,24 @@ def probe_spec(name: str, image: str, command: list[str], options: GpuOptions, h
     access = gpu_access(options, host)
     return ContainerSpec(name=name, image=image, command=command, environment=access.pop("environment", {}),
                          mounts=access.pop("mounts", []), user=f"{host.uid}:{host.gid}", working_dir="/", **access)
+
+
+def docker_run_argv(spec: ContainerSpec, passed_env: tuple[str, ...] = ()) -> list[str]:
+    """The same container as a `docker run` command line, for a job step on a node (the Slurm runtime's
+    --container docker): removed when it ends, signals proxied to it, the node's network (the rendezvous).
+
+    passed_env: variables handed on from the step's environment by name (the node's rank, for one)."""
+    argv = ["docker", "run", "--rm", "--init", "--network", "host", "--user", spec.user, "--workdir", spec.working_dir]
+    argv += [arg for key, value in sorted(spec.environment.items()) for arg in ("-e", f"{key}={value}")]
+    argv += [arg for name in passed_env for arg in ("-e", name)]
+    for mount in spec.mounts:
+        argv += ["--mount", f"type=bind,source={mount.source},target={mount.target}" + (",readonly" * mount.read_only)]
+    argv += ["--shm-size", spec.shm_size] if spec.shm_size else []
+    argv += ["--ipc", spec.ipc_mode] if spec.ipc_mode else []
+    argv += ["--runtime", spec.runtime] if spec.runtime else []
+    argv += [arg for device in spec.devices for arg in ("--device", device)]
+    for request in spec.device_requests:
+        argv += ["--gpus", f'"device={",".join(request.device_ids)}"' if request.device_ids else str(request.count)]
+    argv += ["--privileged"] * spec.privileged
+    argv += [arg for key, value in sorted(spec.labels.items()) for arg in ("--label", f"{key}={value}")]
+    return [*argv, spec.image, *spec.command]

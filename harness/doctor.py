@@ -1,4 +1,4 @@
-"""`harness doctor`: what a containerized run needs, each check ok or with the fix."""
+"""`harness doctor`: what a containerized run (or a Slurm job) needs, each check ok or with the fix."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 
 from harness import store
 from harness.container import GpuOptions, probe_spec
-from harness.docker_runtime import host_facts
+from harness.runtime.docker import host_facts
 from harness.dataset import check_dataset
 from harness.errors import HarnessError
 from harness.choices import Platform
@@ -38,6 +38,33 @@ class DoctorOptions:
     data: Path | None = None
     min_free_gb: float = 10.0
     min_shm_gb: float = 1.0
+    nodes: int = 1  # slurm
+    partition: str | None = None  # slurm; None: the cluster's default
+
+
+def diagnose_slurm(options: DoctorOptions) -> list[Check]:
+    """The controller, the partition, its nodes and GPUs as the scheduler sees them, a shared run directory."""
+    from harness.runtime import slurm, slurm_scheduler as scheduler
+
+    try:
+        scheduler.check_partition(options.partition)
+        partition = options.partition or scheduler.default_partition()
+    except HarnessError as exc:
+        return [Check("Slurm controller and partition", False, str(exc),
+                      "start slurmctld, or point SLURM_CONF at the cluster's slurm.conf; name a partition that is up"),
+                _dataset(options.data), _free_disk(store.root(), options.min_free_gb)]
+    found = [n for n in scheduler.nodes() if partition in (n.partitions or "").split(",")]
+    usable = [n for n in found if n.state.split("+")[0].rstrip("*") in ("IDLE", "MIXED", "ALLOCATED", "COMPLETING")]
+    shown = ", ".join(f"{n.name} {n.state.lower()} {n.cpus} CPUs {n.gres or 'no GPUs'}" for n in found)
+    nodes_ok = len(usable) >= options.nodes
+    kind = slurm.filesystem_type(store.nearest_existing(store.root()))
+    shared_ok = kind not in slurm.NODE_LOCAL_FILESYSTEMS
+    return [Check("Slurm controller and partition", True, f"partition {partition} is up"),
+            Check("Slurm nodes", nodes_ok, shown or "none", "" if nodes_ok else
+                  f"--nodes {options.nodes} needs that many usable nodes in {partition}"),
+            Check("run directory shared", shared_ok, f"{store.root()} is on {kind}",
+                  "" if shared_ok else "put HARNESS_RESULTS on a filesystem every node mounts"),
+            _dataset(options.data), _free_disk(store.root(), options.min_free_gb)]
 
 
 def diagnose(options: DoctorOptions) -> list[Check]:

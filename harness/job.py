@@ -24,7 +24,8 @@ class JobRequest(BaseModel):
     benchmark: Benchmark
     data_root: Path
     platform: Platform
-    gpus: int
+    gpus: int  # per node
+    nodes: int = 1  # more than one: torch.distributed's rendezvous comes from the environment (PET_*)
     gpu_ids: tuple[str, ...] | None = None  # the GPUs the job may see (CUDA_VISIBLE_DEVICES); None: all
     seed: int
     epochs: int
@@ -60,8 +61,17 @@ def build_job(request: JobRequest, python: str, tools_dir: Path, config_file: Pa
         argv=train_argv(request, python, tools_dir, config_file, work_dir),
         env={**TRAINING_ENV, **_visible_devices(request)},
         config_text=render_config(request),
-        total_batch=request.gpus * request.benchmark.schedule.batch_per_gpu,
+        total_batch=request.nodes * request.gpus * batch_per_gpu(request),
     )
+
+
+def batch_per_gpu(request: JobRequest) -> int:
+    """The benchmark's batch per GPU, or the one a --cfg-option train_dataloader.batch_size=N sets."""
+    for option in reversed(request.cfg_options):
+        key, _, value = option.partition("=")
+        if key == "train_dataloader.batch_size" and value.strip().isdigit():
+            return int(value)
+    return request.benchmark.schedule.batch_per_gpu
 
 
 def _visible_devices(request: JobRequest) -> dict[str, str]:
@@ -82,9 +92,12 @@ def train_argv(request: JobRequest, python: str, tools_dir: Path, config_file: P
         train += ["--resume"] if request.resume else []
     if request.cfg_options:
         train += ["--cfg-options", *request.cfg_options]
-    if request.gpus == 1:
+    if request.gpus == 1 and request.nodes == 1:
         return [python, *train]
-    launcher = [python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(request.gpus)]
+    # Several nodes: each node's launcher reads its rank and the first node's address from PET_NODE_RANK,
+    # PET_MASTER_ADDR and PET_MASTER_PORT, which the runtime sets where the node's process starts.
+    rendezvous = ["--standalone"] if request.nodes == 1 else ["--nnodes", str(request.nodes)]
+    launcher = [python, "-m", "torch.distributed.run", *rendezvous, "--nproc_per_node", str(request.gpus)]
     if request.platform == "cpu":
         launcher += ["-m", "harness.cpu_launch"]
     return [*launcher, *train, "--launcher", "pytorch"]
@@ -122,7 +135,7 @@ def _run_settings(request: JobRequest) -> dict:
         "randomness": {"seed": request.seed},
         **_harness_hooks(request),
     }
-    if request.platform == "cpu" and request.gpus > 1:
+    if request.platform == "cpu" and request.gpus * request.nodes > 1:
         # CPU processes talk over gloo; DDP must not be given device ids for a CPU model.
         settings["env_cfg"] = {"dist_cfg": {"backend": "gloo"}}
         settings["model_wrapper_cfg"] = {"type": "MMDistributedDataParallel", "device_ids": None}

@@ -9,10 +9,8 @@ import os
 import re
 import shlex
 import socket
-import sys
 from collections import deque
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -22,12 +20,13 @@ from harness import resume as resuming
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
 from harness.errors import BadInput, Diverged, ImageMissing, InfrastructureError, Interrupted, StoppedEarly
-from harness.job import Job, JobRequest, build_job, mmdet_tools_dir
+from harness.job import Job, JobRequest, build_job
 from harness.progress import TrainingView, counting_bar
 from harness.record import Attempt, RunRecord
 from harness.runspec import RunSpec, checked_cfg_options
 from harness.scaling import learning_rate
-from harness.runtime import local
+from harness.runtime import runtime_class
+from harness.runtime.base import Runtime, execute
 
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt)\b.*")
 
@@ -55,26 +54,30 @@ class Lineage:
 
 
 def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool = False,
-          lineage: Lineage = Lineage(), deep: bool = False) -> RunRecord:
+          lineage: Lineage = Lineage(), deep: bool = False, dry_run: bool = False) -> RunRecord | None:
     """Everything the user can get wrong is checked before the run directory is created.
 
-    deep: the dataset fingerprint also hashes every image."""
+    deep: the dataset fingerprint also hashes every image. dry_run: check everything, print what would run
+    (the batch script on slurm), leave nothing behind and return None."""
     request = _request(run, console)
     if work_dir is None:
         store.require_writable()
     data = _fingerprint(request.data_root, deep or _was_deep(lineage.rerun_of), console)
     run_dir = _run_dir(work_dir, run.benchmark + ("-eval" if run.kind == "eval" else ""))
     try:
-        job, runner, facts = _rerun_runtime(run, request, run_dir, lineage)
-        started = _initial_record(run_dir, run, request, job, facts, data, lineage)
+        job, runtime = _rerun_runtime(run, request, run_dir, lineage)
+        started = _initial_record(run_dir, run, request, job, runtime.facts(), data, lineage)
     except BaseException:
-        if work_dir is None:
-            run_dir.rmdir()  # nothing was written yet: leave no empty run behind
+        _drop_unused(run_dir, work_dir)
         raise
+    if dry_run:
+        console.print(runtime.preview(job), markup=False, highlight=False, soft_wrap=True)
+        _drop_unused(run_dir, work_dir)
+        return None
     (run_dir / store.CONFIG).write_text(job.config_text)
     store.write(run_dir, started)
     console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
-    return _execute(run_dir, runner, started, console, verbose)
+    return _execute(run_dir, runtime, job, started, console, verbose)
 
 
 def rerun(path: Path, allow_drift: bool, console: Console, verbose: bool = False) -> RunRecord:
@@ -92,18 +95,18 @@ def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> 
     old = resuming.resumable(run_dir)
     resuming.refuse_conflicts(old.spec, given)
     request = _request(old.spec, console).model_copy(update={"resume": True})
-    job, runner, facts = _runtime(old.spec, request, run_dir, _image_of(old))
+    job, runtime = _runtime(old.spec, request, run_dir, _image_of(old))
     checkpoint = resuming.last_checkpoint(run_dir / old.work_dir)
     attempt = _attempt(len(old.attempts) + 1, job, checkpoint)
     started = old.model_copy(update={"status": "running", "finished": None, "exit_code": None, "error": None,
-                                     "attempts": [*old.attempts, attempt], **facts})
+                                     "attempts": [*old.attempts, attempt], **runtime.facts()})
     store.write(run_dir, started)
     where = f"{checkpoint[0]} (after {checkpoint[0].split('_')[0]} {checkpoint[1]})" if checkpoint else \
         "the start (no checkpoint was saved)"
     console.print(f"[bold]resume[/] {run_dir}, attempt {attempt.number}, from {where}\n"
                   f"[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
     _mark_attempt(run_dir / started.console_log, attempt)
-    return _execute(run_dir, runner, started, console, verbose)
+    return _execute(run_dir, runtime, job, started, console, verbose)
 
 
 def _run_dir(work_dir: Path | None, name: str) -> Path:
@@ -114,7 +117,13 @@ def _run_dir(work_dir: Path | None, name: str) -> Path:
     return run_dir.resolve()  # the job runs with the run directory as its working directory
 
 
-def _rerun_runtime(run: RunSpec, request: JobRequest, run_dir: Path, lineage: Lineage):
+def _drop_unused(run_dir: Path, work_dir: Path | None) -> None:
+    """Nothing was written yet: leave no empty run behind (a --work-dir the user named stays)."""
+    if work_dir is None:
+        run_dir.rmdir()
+
+
+def _rerun_runtime(run: RunSpec, request: JobRequest, run_dir: Path, lineage: Lineage) -> tuple[Job, Runtime]:
     """A rerun runs in the original's image; with --allow-drift, one that is gone gives way to the spec's image
     (the drift check then names the change)."""
     image_id = _image_of(lineage.rerun_of)
@@ -129,16 +138,14 @@ def _rerun_runtime(run: RunSpec, request: JobRequest, run_dir: Path, lineage: Li
         return _runtime(run, request, run_dir, None)
 
 
-def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None):
-    """The job, a function that runs it (console log, line callback -> exit code, cause) and record facts."""
-    if run.runtime == "docker":
-        from harness import docker_runtime  # the Docker SDK only for docker runs
-
-        options = run.docker.model_copy(update={"image": image_id}) if image_id else run.docker
-        prepared = docker_runtime.prepare(request, run_dir.name, run_dir, options)
-        return prepared.job, partial(docker_runtime.run, prepared), {**docker_runtime.record_facts(prepared)}
-    job = build_job(request, sys.executable, mmdet_tools_dir(), run_dir / store.CONFIG, run_dir / store.WORK_DIR)
-    return job, lambda console_log, on_line: local.run(job, run_dir, console_log, on_line), {}
+def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None) -> tuple[Job, Runtime]:
+    """The run's runtime, checked, and the job built once for the site where it runs."""
+    runtime = runtime_class(run.runtime)(run, request, run_dir, image_id)
+    site = runtime.site()
+    job = build_job(runtime.job_request(), site.python, site.tools_dir, site.run_dir / store.CONFIG,
+                    site.run_dir / store.WORK_DIR)
+    runtime.prepare(job)
+    return job, runtime
 
 
 def _request(run: RunSpec, console: Console) -> JobRequest:
@@ -149,7 +156,8 @@ def _request(run: RunSpec, console: Console) -> JobRequest:
     summary = check_dataset(data_root)
     counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
     console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
-    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus,
+    nodes = run.slurm.nodes if run.runtime == "slurm" else 1
+    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus, nodes=nodes,
                       gpu_ids=run.gpu_ids, seed=run.seed, epochs=run.epochs, checkpoint=Path(run.checkpoint) if run.checkpoint else None,
                       cfg_options=run.cfg_options, stop_below_curve=run.stop_below_curve)
 
@@ -224,17 +232,23 @@ def _mark_attempt(console_log: Path, attempt: Attempt) -> None:
                   f"{attempt.resumed_from or 'the start'} =====\n")
 
 
-def _execute(run_dir: Path, runner, started: RunRecord, console: Console, verbose: bool) -> RunRecord:
+def _execute(run_dir: Path, runtime: Runtime, job: Job, started: RunRecord, console: Console,
+             verbose: bool) -> RunRecord:
     console_log = run_dir / started.console_log
+
+    def known() -> RunRecord:  # the runtime learns more as the job runs (a Slurm job's id, nodes and state)
+        return started.model_copy(update=runtime.facts())
+
     try:
         with TrainingView(console, started.epochs, verbose) as view:
-            code, cause = runner(console_log, view.feed)
+            code, cause = execute(runtime, job, console_log, view.feed, lambda: store.write(run_dir, known()))
     except Interrupted:
-        _finish(run_dir, started, _parsed(run_dir, started), "interrupted", None, "interrupted by the user")
+        _finish(run_dir, known(), _parsed(run_dir, started), "interrupted", None, "interrupted by the user")
         raise
     except InfrastructureError as exc:
-        _finish(run_dir, started, _parsed(run_dir, started), "failed", None, str(exc))
+        _finish(run_dir, known(), _parsed(run_dir, started), "failed", None, str(exc))
         raise
+    started = known()
     parsed = _parsed(run_dir, started)
     if parsed is not None and (parsed.diverged_at or parsed.stopped_early):
         return _stopped_in_process(run_dir, started, parsed, code)

@@ -17,8 +17,8 @@ from harness.fingerprint import DatasetFingerprint
 from harness.host import Environment
 from harness.runspec import RunSpec
 
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 GROUP_SCHEMA_VERSION = 1
 # diverged: stopped by the divergence check; stopped: stopped below the reference curve (--stop-below-curve)
 Status = Literal["running", "succeeded", "failed", "interrupted", "diverged", "stopped"]
@@ -42,6 +42,20 @@ class Attempt(BaseModel):
     host: str | None = None
 
 
+class SlurmJob(BaseModel):
+    """slurm runtime: the batch job as the scheduler last described it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: str
+    batch_script: str  # its file in the run directory
+    state: str | None = None  # Slurm's JobState: PENDING, RUNNING, COMPLETED, CANCELLED, TIMEOUT, NODE_FAIL, ...
+    reason: str | None = None
+    nodes: str | None = None  # Slurm's NodeList, e.g. n[1-2]
+    partition: str | None = None
+    restarts: int = 0  # requeues (preemption, node failure); each restart resumes from the last checkpoint
+
+
 class RunRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -59,6 +73,7 @@ class RunRecord(BaseModel):
     attempts: list[Attempt]
     image: dict | None = None  # docker runtime: reference, id, digests, tags, labels
     container: dict | None = None  # docker runtime: name, user, shared memory, GPU requests, mounts
+    slurm: SlurmJob | None = None  # slurm runtime
     total_batch: int
     data_root: str
     synthetic_data: bool
@@ -148,11 +163,17 @@ def upgrade_schema_2(data: dict) -> dict:
     docker = spec["docker"] = dict(spec.get("docker") or {})
     spec["gpu_ids"] = docker.pop("gpu_ids", None)  # schema 2 kept the GPU ids with the docker options
     data["environment"] = Environment.from_facts(data.get("environment") or {}).model_dump()
-    data["schema_version"] = SCHEMA_VERSION
+    data["schema_version"] = 3
     return data
 
 
-UPGRADES = {1: lambda data: upgrade_schema_2(upgrade_schema_1(data)), 2: upgrade_schema_2, 3: lambda data: data}
+def upgrade_schema_3(data: dict) -> dict:
+    """Schema 4 adds the slurm runtime (spec.slurm, the record's slurm job): nothing to change in a schema 3 one."""
+    return {**data, "schema_version": SCHEMA_VERSION}
+
+
+UPGRADES = {1: lambda data: upgrade_schema_3(upgrade_schema_2(upgrade_schema_1(data))),
+            2: lambda data: upgrade_schema_3(upgrade_schema_2(data)), 3: upgrade_schema_3, 4: lambda data: data}
 
 
 def read_record(path: Path) -> RunRecord:

@@ -12,7 +12,7 @@ from harness.errors import BadInput
 from harness.record import RunRecord
 from harness.runspec import RunSpec
 
-OPTION_NAMES = {"cfg_options": "cfg-option"}  # a RunSpec field -> the command-line option that sets it
+OPTION_NAMES = {"cfg_options": "cfg-option", "extra_args": "slurm-arg"}  # a RunSpec field -> the command-line option that sets it
 CHECKPOINT = re.compile(r"^(epoch|iter)_(\d+)\.pth$")
 REFUSED = {
     "succeeded": "it already finished; judge it with `harness verify {id}`",
@@ -40,11 +40,9 @@ def refuse_if_alive(run: RunRecord, run_dir: Path) -> None:
     if run.status == "running" and attempt.host and attempt.host != socket.gethostname():
         raise BadInput(f"--resume {run.run_id}: it is recorded as running on {attempt.host}; resume it there, "
                        "or once it has ended")
-    alive = processes_in(run_dir)
-    if run.runtime == "docker":
-        from harness import docker_runtime  # the Docker SDK only for docker runs
+    from harness.runtime import runtime_class  # the Docker SDK only for docker runs
 
-        alive += docker_runtime.running_containers(run.run_id)
+    alive = processes_in(run_dir) + runtime_class(run.runtime).alive(run.run_id, run.model_dump())
     if alive:
         raise BadInput(f"--resume {run.run_id}: it is still running (process {', '.join(map(str, alive))}); stop "
                        "it first (Ctrl-C in its terminal, or kill -INT)")
@@ -86,7 +84,7 @@ def last_checkpoint(work_dir: Path) -> tuple[str, int] | None:
 
 def refuse_conflicts(spec: RunSpec, given: dict) -> None:
     """given: the options the user typed, by RunSpec field name; each must be what the run was started with."""
-    recorded = {**spec.model_dump(exclude={"docker"}), **spec.docker.model_dump()}
+    recorded = {**spec.model_dump(exclude={"docker", "slurm"}), **spec.docker.model_dump(), **spec.slurm.model_dump()}
     for key, value in given.items():
         was = recorded.get(key)
         if _normal(value) != _normal(was):

@@ -29,6 +29,16 @@ class DockerOptions(Frozen):
     privileged: bool = False
 
 
+class SlurmOptions(Frozen):
+    nodes: int = Field(default=1, ge=1)  # --gpus is per node
+    partition: str | None = None
+    time: str | None = None  # Slurm's --time, e.g. 1-00:00:00
+    account: str | None = None
+    qos: str | None = None
+    extra_args: tuple[str, ...] = ()  # passed to sbatch as given (--slurm-arg)
+    container: Literal["docker"] | None = None  # each node's task in the platform's image (the docker options)
+
+
 class RunSpec(Frozen):
     kind: Literal["train", "eval"] = "train"
     benchmark: str
@@ -36,6 +46,7 @@ class RunSpec(Frozen):
     platform: Platform
     runtime: Runtime = "local"
     docker: DockerOptions = DockerOptions()
+    slurm: SlurmOptions = SlurmOptions()
     gpus: int = Field(default=1, ge=1)
     gpu_ids: tuple[str, ...] | None = None  # which GPUs (as many as gpus); None: the first ones
     seed: int = 0
@@ -57,10 +68,17 @@ def train_args(run: RunSpec) -> list[str]:
     args += ["--gpu-ids", ",".join(run.gpu_ids)] if run.gpu_ids else []
     args += [f"--cfg-option={option}" for option in run.cfg_options]
     args += ["--stop-below-curve", str(run.stop_below_curve)] if run.stop_below_curve is not None else []
-    if run.runtime == "docker":
+    if run.runtime == "docker" or (run.runtime == "slurm" and run.slurm.container == "docker"):
         args += ["--image", run.docker.image] if run.docker.image else []
         args += ["--shm-size", run.docker.shm_size] + ["--ipc-host"] * run.docker.ipc_host
         args += ["--privileged"] * run.docker.privileged
+    if run.runtime == "slurm":
+        slurm = run.slurm
+        args += ["--nodes", str(slurm.nodes)]
+        for option in ("partition", "time", "account", "qos"):
+            args += [f"--{option}", getattr(slurm, option)] if getattr(slurm, option) else []
+        args += [f"--slurm-arg={arg}" for arg in slurm.extra_args]
+        args += ["--container", slurm.container] if slurm.container else []
     return args
 
 
@@ -80,4 +98,4 @@ def checked_choice(value: str | None, choices: tuple[str, ...], what: str) -> st
     return value
 
 
-__all__ = ["DockerOptions", "RunSpec", "checked_cfg_options", "checked_choice", "train_args"]
+__all__ = ["DockerOptions", "RunSpec", "SlurmOptions", "checked_cfg_options", "checked_choice", "train_args"]

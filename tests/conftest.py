@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from engine import ensure_base_image, running_engine
+from slurm_cluster import running_cluster
 from harness.bootstrap import default_cache
 from harness.cli import app
 from harness.store import is_run
@@ -84,3 +87,15 @@ def cpu_image(docker_host, session_env) -> dict:
     assert result.exit_code == 0, result.output + result.stderr
     (build_record,) = (session_env / "results" / "images").glob("cpu-*.json")
     return read_json(build_record) | {"output": result.stdout}
+
+
+@pytest.fixture(scope="session")
+def slurm(session_env):
+    """A real two-node Slurm cluster on this machine (network namespaces); SLURM_CONF set for the session."""
+    root = Path(tempfile.mkdtemp(prefix="hs-", dir="/tmp"))  # short: munge's socket path must fit a sockaddr_un
+    try:
+        with running_cluster(root) as cluster, pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SLURM_CONF", str(cluster.conf))
+            yield cluster
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -54,7 +54,7 @@ def running_engine(fresh: bool = False):
         _wait_until_answering(host, daemon, root)
         yield host
     finally:
-        _stop(daemon)
+        stop_daemon(daemon)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
 
@@ -68,7 +68,8 @@ def _wait_until_answering(host: str, daemon: subprocess.Popen, root: Path) -> No
         time.sleep(0.5)
 
 
-def _stop(daemon: subprocess.Popen) -> None:
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL to its process group after STOP_TIMEOUT."""
     if daemon.poll() is None:
         daemon.send_signal(signal.SIGTERM)
         try:

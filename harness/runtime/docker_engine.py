@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
 from datetime import datetime
 from typing import BinaryIO, Callable, Iterator
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from requests.exceptions import RequestException
 
 from harness.container import ContainerSpec
-from harness.errors import InfrastructureError, Interrupted
+from harness.errors import InfrastructureError
 
 PLATFORM_LABEL = "io.harness.platform"
 PING_TIMEOUT = 10
@@ -103,23 +104,50 @@ def runtimes(client: docker.DockerClient) -> list[str]:
 
 
 def run_container(client: docker.DockerClient, spec: ContainerSpec, on_output: Callable[[str], None]) -> ContainerExit:
-    """Create, start and follow a container to its end; it is removed whatever happens (Ctrl-C included)."""
+    """A short container (doctor's probe) from creation to its end; it is removed whatever happens."""
     container = create_container(client, spec)
     try:
+        start_container(container, spec.name)
+        for line in follow_container(container, spec.name):
+            on_output(line)
+        return wait_container(container, spec.name)
+    finally:
+        remove_container(container)
+
+
+def start_container(container, name: str) -> None:
+    with _mid_run(name):
         container.start()
-        _follow(container, on_output)
+
+
+def follow_container(container, name: str) -> Iterator[str]:
+    """The container's output, line by line, until it ends."""
+    with _mid_run(name):
+        pending = b""
+        for chunk in container.logs(stream=True, follow=True):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode(errors="replace") + "\n"
+        if pending:
+            yield pending.decode(errors="replace") + "\n"
+
+
+def wait_container(container, name: str) -> ContainerExit:
+    with _mid_run(name):
         status = container.wait()
         container.reload()
-        return ContainerExit(status_code=status.get("StatusCode", -1), oom_killed=container.attrs["State"]["OOMKilled"],
-                             error=(status.get("Error") or {}).get("Message") or None)
-    except KeyboardInterrupt:
-        _interrupt(container)
-        raise Interrupted("interrupted; the container was stopped and removed") from None
+    return ContainerExit(status_code=status.get("StatusCode", -1), oom_killed=container.attrs["State"]["OOMKilled"],
+                         error=(status.get("Error") or {}).get("Message") or None)
+
+
+@contextmanager
+def _mid_run(name: str):
+    try:
+        yield
     except (APIError, RequestException) as exc:
-        raise InfrastructureError(f"lost the Docker engine mid-run ({_first_line(exc)}); if container {spec.name} "
-                                  f"is still there once the engine is back: docker rm -f {spec.name}") from exc
-    finally:
-        _remove(container)
+        raise InfrastructureError(f"lost the Docker engine mid-run ({_first_line(exc)}); if container {name} "
+                                  f"is still there once the engine is back: docker rm -f {name}") from exc
 
 
 def create_container(client: docker.DockerClient, spec: ContainerSpec):
@@ -136,18 +164,7 @@ def create_container(client: docker.DockerClient, spec: ContainerSpec):
         raise InfrastructureError(f"the Docker engine refused the container: {_first_line(exc)}") from exc
 
 
-def _follow(container, on_output: Callable[[str], None]) -> None:
-    pending = b""
-    for chunk in container.logs(stream=True, follow=True):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            on_output(line.decode(errors="replace") + "\n")
-    if pending:
-        on_output(pending.decode(errors="replace") + "\n")
-
-
-def _interrupt(container) -> None:
+def interrupt_container(container) -> None:
     """SIGINT to the container's main process (as Ctrl-C would), then SIGKILL after a grace period."""
     try:
         container.kill(signal=int(signal.SIGINT))
@@ -156,7 +173,7 @@ def _interrupt(container) -> None:
         pass
 
 
-def _remove(container) -> None:
+def remove_container(container) -> None:
     """Best effort: when the engine itself is gone, the error already raised names the container."""
     try:
         container.remove(force=True)

@@ -1,39 +1,44 @@
-"""Run a job as a subprocess of this machine's Python environment, streaming its output."""
+"""`--runtime local`: the job as a subprocess of this machine's Python environment, its output streamed."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
-from typing import Callable
+from typing import Iterator
 
-from harness.errors import InfrastructureError, Interrupted
-from harness.job import Job
+from harness.errors import InfrastructureError
+from harness.job import Job, mmdet_tools_dir
+from harness.runtime.base import Ending, Runtime, Site
 
 GRACE_SECONDS = 30
 
 
-def run(job: Job, cwd: Path, console_log: Path, on_line: Callable[[str], None]) -> tuple[int, str | None]:
-    """Run to completion; every output line goes to console_log (appended: earlier attempts stay) and to on_line.
+class LocalRuntime(Runtime):
+    name = "local"
 
-    Returns the exit code and, for a process killed by a signal, that cause."""
-    env = {**os.environ, **job.env}
-    try:
-        process = subprocess.Popen(job.argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, errors="replace", bufsize=1, start_new_session=True)
-    except OSError as exc:
-        raise InfrastructureError(f"cannot start {job.argv[0]}: {exc.strerror}") from exc
-    try:
-        with console_log.open("a", buffering=1) as log:
-            for line in process.stdout:
-                log.write(line)
-                on_line(line)
-        code = process.wait()
-        return code, signal_cause(-code) if code < 0 else None
-    except KeyboardInterrupt:
-        _stop(process)
-        raise Interrupted("interrupted; the training processes were stopped") from None
+    def site(self) -> Site:
+        return Site(python=sys.executable, tools_dir=mmdet_tools_dir(), run_dir=self.run_dir)
+
+    def start(self, job: Job, console_log: Path) -> None:
+        try:
+            self.process = subprocess.Popen(job.argv, cwd=self.run_dir, env={**os.environ, **job.env},
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                            errors="replace", bufsize=1, start_new_session=True)
+        except OSError as exc:
+            raise InfrastructureError(f"cannot start {job.argv[0]}: {exc.strerror}") from exc
+
+    def follow(self) -> Iterator[str]:
+        yield from self.process.stdout
+
+    def ending(self) -> Ending:
+        code = self.process.wait()
+        return Ending(code, signal_cause(-code) if code < 0 else None)
+
+    def stop(self) -> None:
+        stop_process_group(self.process)
 
 
 def signal_cause(number: int) -> str:
@@ -44,9 +49,9 @@ def signal_cause(number: int) -> str:
     return f"the training process was killed by {name}"
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
     """SIGINT the whole process group (torch.distributed workers too), then SIGKILL after a grace period."""
-    for sig, wait in ((signal.SIGINT, GRACE_SECONDS), (signal.SIGKILL, None)):
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, None)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:

@@ -1,0 +1,98 @@
+"""The runtime interface: where a job runs. The pipeline builds the job once, for the site the runtime
+describes, and then only starts, follows, stops and asks each runtime how the job ended."""
+
+from __future__ import annotations
+
+import shlex
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar, Iterator, NamedTuple
+
+from harness.errors import Interrupted
+from harness.job import JobRequest, Job
+from harness.runspec import RunSpec
+
+
+@dataclass(frozen=True)
+class Site:
+    """How the job sees the run: the Python that runs it, mmdet's tools/ and the run directory, as paths
+    on the machine (or in the container) where it runs."""
+
+    python: str
+    tools_dir: Path
+    run_dir: Path
+
+
+class Ending(NamedTuple):
+    code: int
+    cause: str | None  # what the runtime knows better than the log (a signal, the OOM killer, the scheduler)
+
+
+class Runtime(ABC):
+    """One run's job on one runtime. The constructor checks everything it can before the run directory holds
+    anything (engine reachable, image present, scheduler answering) and raises a HarnessError otherwise."""
+
+    name: ClassVar[str]
+    stopped: ClassVar[str] = "the training processes were stopped"
+
+    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None):
+        self.run, self.request, self.run_dir, self.image_id = run, request, run_dir, image_id
+
+    @abstractmethod
+    def site(self) -> Site: ...
+
+    def job_request(self) -> JobRequest:
+        """The request as the job sees it (paths inside a container, say); here the same."""
+        return self.request
+
+    def prepare(self, job: Job) -> None:
+        """Make ready what start() needs from the job (a container's spec, a batch script); nothing runs yet."""
+
+    def preview(self, job: Job) -> str:
+        """What --dry-run prints: what start() would run."""
+        return shlex.join(job.argv)
+
+    @abstractmethod
+    def start(self, job: Job, console_log: Path) -> None: ...
+
+    @abstractmethod
+    def follow(self) -> Iterator[str]:
+        """The job's output lines as they come, until it has ended."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the job as Ctrl-C would (SIGINT, a kill after a grace period; scancel on Slurm)."""
+
+    @abstractmethod
+    def ending(self) -> Ending: ...
+
+    def facts(self) -> dict:
+        """Fields this runtime adds to the run record (image, container, slurm)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what start() made (a container), whatever happened."""
+
+    @classmethod
+    def alive(cls, run_id: str, facts: dict) -> list[str]:
+        """What of a recorded run is still running on this runtime (a resume must not start beside it)."""
+        return []
+
+
+def execute(runtime: Runtime, job: Job, console_log: Path, on_line: Callable[[str], None],
+            on_started: Callable[[], None] = lambda: None) -> Ending:
+    """Start, follow (each line to console_log, appended, and to on_line), and how it ended; Ctrl-C stops it."""
+    try:
+        runtime.start(job, console_log)
+        on_started()
+        with console_log.open("a", buffering=1) as log:
+            for line in runtime.follow():
+                log.write(line)
+                on_line(line)
+        return runtime.ending()
+    except KeyboardInterrupt:
+        runtime.stop()
+        raise Interrupted(f"interrupted; {runtime.stopped}") from None
+    finally:
+        runtime.close()

@@ -1,0 +1,238 @@
+"""--runtime slurm: the batch script (offline), and real jobs on a real two-node cluster (tests/slurm_cluster.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import docker
+
+from harness import logs, spec
+from harness.container import GpuOptions, HostFacts, container_spec, docker_run_argv
+from harness.job import JobRequest, build_job
+from harness.runspec import SlurmOptions
+from harness.runtime import docker_engine
+from harness.runtime.slurm import batch_script
+from harness.runtime.slurm_scheduler import parse_job
+from conftest import one_line_error
+from test_training import harness_process, processes_mentioning, wait_for
+
+# gloo binds to the address of the machine's hostname unless told: inside a node's namespace that is
+# not reachable from the other node. Users pass their cluster's interface the same way.
+ACROSS_NODES = "--slurm-arg=--export=ALL,GLOO_SOCKET_IFNAME=eth0"
+# Two processes of 4 images: the total batch of the one-process smoke run, so its reference applies.
+HALF_BATCH = "--cfg-option=train_dataloader.batch_size=4"
+
+
+def mission_job(nodes: int = 2, gpus: int = 8):
+    request = JobRequest(benchmark=spec.benchmark("reppoints-r101-dcn-2x"), data_root=Path("/shared/coco"),
+                         platform="cuda", gpus=gpus, nodes=nodes, seed=0, epochs=24)
+    run_dir = Path("/shared/results/r1")
+    return request, build_job(request, "/shared/venv/bin/python", Path("/shared/tools"), run_dir / "config.py",
+                              run_dir / "work_dir")
+
+
+def test_the_mission_on_two_nodes_of_eight_gpus_is_one_launcher_per_node(tmp_path):
+    request, job = mission_job()
+    options = SlurmOptions(nodes=2, partition="gpu", time="1-00:00:00", account="lab", qos="high",
+                           extra_args=("--exclusive",))
+    script = batch_script(job, options, request, Path("/shared/results/r1"), resumable=True)
+    directives = [line.removeprefix("#SBATCH ") for line in script.splitlines() if line.startswith("#SBATCH")]
+    assert directives == ["--job-name=harness-r1", "--nodes=2", "--ntasks-per-node=1",
+                          "--output=/shared/results/r1/slurm-%j.out", "--open-mode=append",
+                          "--chdir=/shared/results/r1", "--requeue", "--gpus-per-node=8", "--partition=gpu",
+                          "--time=1-00:00:00", "--account=lab", "--qos=high", "--exclusive"]
+    assert job.argv[:8] == ["/shared/venv/bin/python", "-m", "torch.distributed.run", "--nnodes", "2",
+                            "--nproc_per_node", "8", "/shared/tools/train.py"]
+    assert job.argv[-2:] == ["--launcher", "pytorch"] and job.total_batch == 2 * 8 * 2
+    srun = script.splitlines()[-1]
+    assert srun.startswith("srun --kill-on-bad-exit=1 bash -c ") and srun.endswith('"${again[@]}"')
+    assert "export PET_NODE_RANK=$SLURM_NODEID" in srun and "export PET_MASTER_PORT=" in script
+    assert 'again=(--resume)' in script  # a requeued job resumes from its last checkpoint
+    script_file = tmp_path / "job.sh"
+    script_file.write_text(script)
+    assert subprocess.run(["bash", "-n", str(script_file)]).returncode == 0
+
+
+def test_an_eval_job_is_not_requeued_and_a_cpu_job_asks_for_no_gpus():
+    request, job = mission_job(nodes=1, gpus=1)
+    cpu = request.model_copy(update={"platform": "cpu"})
+    script = batch_script(job, SlurmOptions(), cpu, Path("/r/e1"), resumable=False)
+    assert "#SBATCH --no-requeue" in script and "--gpus-per-node" not in script and "--resume" not in script
+    assert job.argv[0] == "/shared/venv/bin/python" and "torch.distributed.run" not in job.argv
+
+
+def test_scontrol_job_lines_are_read():
+    line = ("JobId=12 JobName=harness-r1 UserId=root(0) JobState=TIMEOUT Reason=TimeLimit Dependency=(null) "
+            "Restarts=1 ExitCode=0:15 Partition=debug NodeList=n[1-2] BatchHost=n1")
+    info = parse_job(line)
+    assert (info.job_id, info.state, info.reason, info.restarts, info.exit_signal, info.nodes) == \
+        ("12", "TIMEOUT", "TimeLimit", 1, 15, "n[1-2]") and info.final
+
+
+def test_two_nodes_train_the_smoke_benchmark_and_pass_verify(cli, slurm, session_env):
+    run = session_env / "slurm-2x1"
+    result = cli("train", "--runtime", "slurm", "--nodes", "2", ACROSS_NODES, HALF_BATCH, "--work-dir", run)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "succeeded" and record["total_batch"] == 8
+    job = record["slurm"]
+    assert job["state"] == "COMPLETED" and job["nodes"] == "n[1-2]" and job["restarts"] == 0
+    assert (run / job["batch_script"]).read_text().startswith("#!/bin/bash\n#SBATCH")
+    (text_log,) = (run / "work_dir").glob("*/*.log")
+    log = text_log.read_text()
+    assert "Distributed launcher: pytorch" in log and "GPU number: 2" in log  # mmengine's name for world size
+    assert "Epoch(train)" in (run / "console.log").read_text()  # followed live into console.log
+    verdict = cli("verify", run)
+    assert verdict.exit_code == 0, verdict.stdout + verdict.stderr
+
+
+def test_dry_run_prints_the_batch_script_and_submits_nothing(cli, slurm, session_env):
+    before = set((session_env / "results").iterdir()) if (session_env / "results").exists() else set()
+    result = cli("train", "--runtime", "slurm", "--nodes", "2", "--time", "10", "--dry-run")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "#SBATCH --nodes=2" in result.stdout and "#SBATCH --time=10" in result.stdout
+    assert "srun --kill-on-bad-exit=1" in result.stdout
+    after = set((session_env / "results").iterdir()) if (session_env / "results").exists() else set()
+    assert after == before and slurm.run("squeue", "-h").strip() == ""
+
+
+def test_ctrl_c_cancels_the_job_and_records_interrupted(slurm, session_env):
+    run = session_env / "slurm-ctrl-c"
+    harness = harness_process(run, "--runtime", "slurm")
+    try:
+        assert wait_for(lambda: "Epoch(train)" in _read(run / "console.log"), 180), _read(run / "console.log")
+        harness.send_signal(signal.SIGINT)
+        _, stderr = harness.communicate(timeout=90)
+    finally:
+        harness.kill()
+    assert harness.returncode == 130 and stderr.strip() == "error: interrupted; the Slurm job was cancelled (scancel)"
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "interrupted" and record["slurm"]["state"] == "CANCELLED"
+    assert slurm.run("squeue", "-h").strip() == "" and not processes_mentioning(str(run))
+
+
+def test_a_job_past_its_time_limit_ends_timeout_and_stays_resumable(cli, slurm, session_env):
+    run = session_env / "slurm-timeout"
+    result = cli("train", "--runtime", "slurm", "--time", "1", "--work-dir", run)
+    assert result.exit_code == 3
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "failed" and record["slurm"]["state"] == "TIMEOUT"
+    assert "the Slurm job reached its time limit (1)" in record["error"] and "time limit" in result.stderr
+    assert list((run / "work_dir").glob("epoch_*.pth")), "the checkpoints saved before the limit are kept"
+    assert "Epoch(train)" in (run / "console.log").read_text()
+
+
+def test_a_node_taken_down_mid_run_is_a_node_failure(slurm, session_env):
+    run = session_env / "slurm-node-down"
+    harness = harness_process(run, "--runtime", "slurm", "--nodes", "2", ACROSS_NODES, HALF_BATCH,
+                              "--slurm-arg=--no-requeue")
+    try:
+        assert wait_for(lambda: "Epoch(train)" in _read(run / "console.log"), 180), _read(run / "console.log")
+        slurm.set_node("n2", "down", "taken down by the test")
+        _, stderr = harness.communicate(timeout=120)
+    finally:
+        harness.kill()
+        slurm.set_node("n2", "resume", check=False)  # back for the next test (refused if it already is)
+    assert harness.returncode == 3 and "a node of the Slurm job failed (n[1-2])" in stderr
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "failed" and record["slurm"]["state"] == "NODE_FAIL"
+    slurm.wait_idle()
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def test_doctor_shows_the_cluster_as_the_scheduler_sees_it(cli, slurm):
+    result = cli("doctor", "--runtime", "slurm", "--nodes", "2")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "partition debug is up" in result.stdout and "n1 idle 1 CPUs" in result.stdout and "n2 idle" in result.stdout
+    too_many = cli("doctor", "--runtime", "slurm", "--nodes", "3")
+    assert too_many.exit_code == 3 and "--nodes 3 needs that many usable nodes" in too_many.stdout
+    assert too_many.stderr.strip() == "error: not ready: Slurm nodes"
+
+
+def test_no_controller_is_one_line_and_exit_3(cli, tmp_path, monkeypatch):
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=gone\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=9\n"
+                    "NodeName=x CPUs=1\nPartitionName=debug Nodes=x Default=YES\n")
+    monkeypatch.setenv("SLURM_CONF", str(conf))
+    result = cli("train", "--runtime", "slurm", "--epochs", "1", "--work-dir", tmp_path / "run")
+    assert result.exit_code == 3 and one_line_error(result).startswith("error: could not list the partitions: ")
+    assert not (tmp_path / "run" / "run.json").exists()
+    doctor = cli("doctor", "--runtime", "slurm")
+    assert doctor.exit_code == 3 and "Slurm controller and partition" in doctor.stdout
+
+
+def test_a_run_directory_only_this_machine_sees_is_refused(cli, tmp_path):
+    shm = Path("/dev/shm")
+    run = Path(tempfile.mkdtemp(dir=shm)) / "run"
+    try:
+        result = cli("train", "--runtime", "slurm", "--nodes", "2", "--work-dir", run)
+        assert result.exit_code == 2 and "which only this machine sees" in one_line_error(result)
+    finally:
+        shutil.rmtree(run.parent)
+
+
+def test_a_single_node_job_runs_in_the_cpu_image_with_container_docker(cli, slurm, docker_host, cpu_image,
+                                                                        session_env):
+    run = session_env / "slurm-docker"
+    result = cli("train", "--runtime", "slurm", "--container", "docker", "--epochs", "1", "--work-dir", run)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "succeeded" and record["slurm"]["state"] == "COMPLETED"
+    assert record["image"]["id"] == cpu_image["image_id"] and record["environment"]["stack"]["where"] == "image"
+    script = (run / record["slurm"]["batch_script"]).read_text()
+    assert "docker run --rm --init --network host" in script and "/opt/mmdet-tools/train.py" in script
+    assert f"type=bind,source={run},target=/work/run" in script and "-e PET_NODE_RANK" in script
+    (text_log,) = (run / "work_dir").glob("*/*.log")
+    assert "/work/run/work_dir" in text_log.read_text()  # mmengine ran inside the container
+    assert docker_engine.leftover_containers(docker.DockerClient(base_url=docker_host)) == []
+
+
+def test_a_node_container_gets_the_docker_runtimes_gpu_requests_as_docker_run_options():
+    host = HostFacts(runtimes=["runc"], iluvatar_devices=["/dev/iluvatar0", "/dev/iluvatar1"], uid=1000, gid=1000)
+
+    def argv(platform: str, **gpu) -> list[str]:
+        spec = container_spec("c", "img", ["python3", "t.py"], Path("/coco"), Path("/r"), Path("/cfg"),
+                              GpuOptions(platform=platform, **gpu), host, "8g", False, {"io.harness.run-id": "r"})
+        return docker_run_argv(spec, ("PET_NODE_RANK",))
+
+    cuda = argv("cuda", gpus=8)
+    assert cuda[cuda.index("--gpus") + 1] == "8" and "--privileged" not in cuda and "--runtime" not in cuda
+    assert cuda[-3:] == ["img", "python3", "t.py"] and ["--user", "1000:1000"] == cuda[6:8]
+    assert ["-e", "PET_NODE_RANK"] == cuda[cuda.index("PET_NODE_RANK") - 1:cuda.index("PET_NODE_RANK") + 1]
+    assert "type=bind,source=/coco,target=/data/coco,readonly" in cuda and "type=bind,source=/r,target=/work/run" in cuda
+    ids = argv("cuda", gpus=2, gpu_ids=["3", "5"])
+    assert ids[ids.index("--gpus") + 1] == '"device=3,5"'
+    ixuca = argv("ixuca", gpus=2)
+    assert ixuca.count("--device") == 2 and "-e" in ixuca and "IX_VISIBLE_DEVICES=0,1" in ixuca
+    assert "type=bind,source=/usr/src,target=/usr/src,readonly" in ixuca
+
+
+def test_a_requeued_job_resumes_from_its_last_checkpoint(slurm, session_env):
+    run = session_env / "slurm-requeue"
+    harness = harness_process(run, "--runtime", "slurm", "--epochs", "3")
+    try:
+        assert wait_for(lambda: (run / "work_dir" / "epoch_1.pth").exists(), 240), _read(run / "console.log")
+        job_id = json.loads((run / "run.json").read_text())["slurm"]["job_id"]
+        slurm.run("scontrol", "requeue", job_id)  # what preemption with requeue does; it starts again
+        # after the cluster's cred_expire (10 s here, 120 s by default)
+        out, stderr = harness.communicate(timeout=300)
+    finally:
+        harness.kill()
+    assert harness.returncode == 0, out + stderr
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "succeeded" and record["slurm"]["restarts"] == 1
+    console = (run / "console.log").read_text()
+    assert f"harness: Slurm requeued job {job_id} (restart 1" in console
+    assert "resuming from the last checkpoint" in console and "Epoch(train) [1]" in console.split("resuming")[0]
+    parsed = logs.parse_path(run / "work_dir")
+    assert [e.epoch for e in parsed.evaluations][-1] == 3
+    resumed = console.split("resuming from the last checkpoint", 1)[1]
+    assert "Epoch(train) [1][" not in resumed and "Epoch(train) [3][" in resumed  # not started over
