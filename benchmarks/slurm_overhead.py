@@ -1,5 +1,5 @@
 """The harness's overhead on Slurm: the 2-node smoke run through `harness train --runtime slurm` against the
-same run started by hand with `sbatch --wait` on the same cluster (the harness's generated config, a
+same run started by hand with `sbatch` on the same cluster (its end seen by polling `scontrol`) (the harness's generated config, a
 hand-written batch script: srun, one torch.distributed launcher per node), side by side, alternating
 which goes first. Prints each pair, the median wall ratio harness/by-hand (target <= 1.05), and the
 time from submission to the first training line (the smoke config logs every 4 iterations).
@@ -54,15 +54,18 @@ def by_hand_run(work: Path, config: Path, env: dict[str, str]) -> tuple[float, f
         "export PET_MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000)) OMP_NUM_THREADS=1 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1",
         f"srun bash -c 'export PET_NODE_RANK=$SLURM_NODEID; exec \"$@\"' node {shlex.join(launcher)}", ""]))
     started = time.perf_counter()
-    process = subprocess.Popen(["sbatch", "--wait", str(script)], env=env, stdout=subprocess.DEVNULL)
-    first = None
-    while process.poll() is None:
+    job_id = subprocess.run(["sbatch", "--parsable", str(script)], env=env, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    first, state = None, "PENDING"
+    while state in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING"):  # polled as often as a user's loop would
         log = work / "out.log"
         if first is None and log.exists() and "Epoch(train)" in log.read_text(errors="replace"):
             first = time.perf_counter() - started
+        shown = subprocess.run(["scontrol", "show", "job", "-o", job_id], env=env, capture_output=True, text=True)
+        state = next((f.split("=", 1)[1] for f in shown.stdout.split() if f.startswith("JobState=")), "GONE")
         time.sleep(0.2)
-    if process.returncode != 0:
-        sys.exit(f"the by-hand job failed: see {work}/out.log")
+    if state != "COMPLETED":
+        sys.exit(f"the by-hand job ended {state}: see {work}/out.log")
     return time.perf_counter() - started, first
 
 
