@@ -10,8 +10,10 @@ import tempfile
 from pathlib import Path
 
 import docker
+from typer.testing import CliRunner
 
 from harness import logs, spec
+from harness.cli import app
 from harness.container import GpuOptions, HostFacts, container_spec, docker_run_argv
 from harness.job import JobRequest, build_job
 from harness.runspec import SlurmOptions
@@ -114,6 +116,22 @@ def test_ctrl_c_cancels_the_job_and_records_interrupted(slurm, session_env):
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "interrupted" and record["slurm"]["state"] == "CANCELLED"
     assert slurm.run("squeue", "-h").strip() == "" and not processes_mentioning(str(run))
+
+
+def test_a_job_cancelled_by_someone_else_is_a_failed_run_that_says_so(slurm, session_env):
+    run = session_env / "slurm-scancel"
+    harness = harness_process(run, "--runtime", "slurm")
+    try:
+        assert wait_for(lambda: "Epoch(train)" in _read(run / "console.log"), 180), _read(run / "console.log")
+        slurm.run("scancel", json.loads((run / "run.json").read_text())["slurm"]["job_id"])
+        _, stderr = harness.communicate(timeout=90)
+    finally:
+        harness.kill()
+    assert harness.returncode == 3 and "the Slurm job was cancelled (scancel, or an administrator)" in stderr
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "failed" and record["slurm"]["state"] == "CANCELLED"
+    resumed = CliRunner().invoke(app, ["train", "--resume", str(run), "--epochs", "2"])
+    assert resumed.exit_code == 2 and "conflicts with the run's" in resumed.stderr  # resumable, as it was started
 
 
 def test_a_job_past_its_time_limit_ends_timeout_and_stays_resumable(cli, slurm, session_env):
