@@ -92,6 +92,12 @@ DeepOption = Annotated[bool, typer.Option(
 StopBelowCurveOption = Annotated[Optional[float], typer.Option(
     help="Stop a run whose bbox mAP is this many AP points under the reference's per-epoch curve at two "
          "evaluations in a row (off by default).", show_default=False)]
+SkipPreflightOption = Annotated[bool, typer.Option(
+    "--skip-preflight", help="Start the training without the preflight (stack, mmcv ops on the device, devices, "
+                             "/dev/shm, rendezvous port); the run records that it was skipped.")]
+HangTimeoutOption = Annotated[Optional[float], typer.Option(
+    help="Seconds without training or evaluation progress after which the run is stopped as hung; default: "
+         "the larger of 15 min and 30 x the median gap between progress lines; 0: off.", show_default=False)]
 SeedOption = Annotated[Optional[int], typer.Option(help="randomness.seed for mmengine; default 0.", show_default=False)]
 EpochsOption = Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")]
 CfgOption = Annotated[Optional[list[str]], typer.Option(
@@ -117,6 +123,8 @@ def train(
     privileged: PrivilegedOption = False,
     cfg_option: CfgOption = None,
     stop_below_curve: StopBelowCurveOption = None,
+    hang_timeout: HangTimeoutOption = None,
+    skip_preflight: SkipPreflightOption = False,
     nodes: NodesOption = None,
     partition: PartitionOption = None,
     time_limit: TimeOption = None,
@@ -126,8 +134,9 @@ def train(
     container: ContainerOption = None,
     dry_run: DryRunOption = False,
     resume: Annotated[Optional[Path], typer.Option(
-        help="Continue a failed or interrupted run (run id or directory) from its last checkpoint, with the "
-             "options it was started with.", show_default=False)] = None,
+        help="Continue a failed, hung or interrupted run (run id or directory) from its last checkpoint, with "
+             "the options it was started with (--hang-timeout, --skip-preflight and, on slurm, --time, "
+             "--partition, --account and --qos may change).", show_default=False)] = None,
     deep_fingerprint: DeepOption = False,
     group: Annotated[Optional[str], typer.Option(hidden=True, help="The repro group the run belongs to.")] = None,
 ):
@@ -139,6 +148,7 @@ def train(
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
                    privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve,
+                   hang_timeout=hang_timeout, skip_preflight=skip_preflight,
                    **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     _on_sigterm_interrupt()
     if resume is not None:
@@ -178,7 +188,7 @@ def repro_command(
     seeds: Annotated[Optional[str], typer.Option(help="The seeds, e.g. 0,1,2 (instead of --runs).")] = None,
     parallel: Annotated[int, typer.Option(help="Runs at a time; each needs --gpus devices of its own.")] = 1,
     resume: Annotated[Optional[str], typer.Option(
-        help="Continue a group: resume its interrupted runs and start the ones that never ran.")] = None,
+        help="Continue a group: resume its interrupted and hung runs and start the ones that never ran.")] = None,
     group: Annotated[Optional[str], typer.Option(
         help="Name the new group (e.g. ci-1234); default <date>-<time>-<benchmark>-x<N>.")] = None,
     data: DataOption = None,
@@ -195,6 +205,8 @@ def repro_command(
     privileged: PrivilegedOption = False,
     cfg_option: CfgOption = None,
     stop_below_curve: StopBelowCurveOption = None,
+    hang_timeout: HangTimeoutOption = None,
+    skip_preflight: SkipPreflightOption = False,
     nodes: NodesOption = None,
     partition: PartitionOption = None,
     time_limit: TimeOption = None,
@@ -213,6 +225,7 @@ def repro_command(
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
                    privileged=privileged, cfg_options=cfg_option, stop_below_curve=stop_below_curve,
+                   hang_timeout=hang_timeout, skip_preflight=skip_preflight,
                    **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     if resume is not None:
         if given or runs is not None or seeds is not None or group is not None:
@@ -246,6 +259,8 @@ def eval_command(
     gpu_ids: GpuIdsOption = None,
     privileged: PrivilegedOption = False,
     cfg_option: CfgOption = None,
+    hang_timeout: HangTimeoutOption = None,
+    skip_preflight: SkipPreflightOption = False,
     nodes: NodesOption = None,
     partition: PartitionOption = None,
     time_limit: TimeOption = None,
@@ -262,7 +277,8 @@ def eval_command(
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, platform=platform, runtime=runtime, image=image,
                    shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids), privileged=privileged,
-                   cfg_options=cfg_option, checkpoint=str(checkpoint.resolve()),
+                   cfg_options=cfg_option, checkpoint=str(checkpoint.resolve()), hang_timeout=hang_timeout,
+                   skip_preflight=skip_preflight,
                    **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     _on_sigterm_interrupt()
     run = pipeline.train(_spec("eval", given), work_dir, console, verbose, dry_run=dry_run)
@@ -504,27 +520,34 @@ def doctor(
     gpus: Annotated[int, typer.Option(min=1, help="GPUs the run will ask for.")] = 1,
     data: Annotated[Optional[Path], typer.Option(help="COCO 2017 directory the run will use.")] = None,
     min_free_gb: Annotated[float, typer.Option(help="Free disk needed under results/, GiB.")] = 10.0,
-    runtime: Annotated[str, typer.Option(help="docker (engine, image, GPUs through it) or slurm (controller, "
-                                              "partition, nodes, shared run directory).")] = "docker",
+    runtime: Annotated[str, typer.Option(help="docker (engine, image, GPUs through it, the preflight in the image), "
+                                              "local (the preflight in this Python environment) or slurm "
+                                              "(controller, partition, nodes, shared run directory).")] = "docker",
     nodes: Annotated[int, typer.Option(min=1, help="slurm: nodes the run will ask for.")] = 1,
     partition: PartitionOption = None,
 ):
-    """Check what a run needs: engine, image, GPUs through the engine, dataset, disk, shared memory; or, with
-    --runtime slurm, the controller, the partition, its nodes and GPUs, and a shared run directory.
+    """Check what a run needs: engine, image, GPUs through the engine, dataset, disk, shared memory and the
+    run's preflight in the image (with --runtime local: in this environment); or, with --runtime slurm, the
+    controller, the partition, its nodes and GPUs, and a shared run directory.
 
     Exit code 0 when every check is ok, 3 when one fails."""
     from harness.host import detect_platform
 
     from harness import doctor as doctoring
+    from harness.report import preflight_table
+    from harness.runspec import checked_choice
 
     if platform is not None and platform not in PLATFORMS:
         raise typer.BadParameter(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
-    if runtime not in ("docker", "slurm"):
-        raise typer.BadParameter(f"doctor checks the docker or the slurm runtime, not {runtime!r}")
+    checked_choice(runtime, RUNTIMES, "runtime")
     options = doctoring.DoctorOptions(platform=platform or detect_platform(), gpus=gpus, data=data,
                                       min_free_gb=min_free_gb, nodes=nodes, partition=partition)
-    checks = doctoring.diagnose_slurm(options) if runtime == "slurm" else doctoring.diagnose(options)
+    diagnose = {"slurm": lambda o: (doctoring.diagnose_slurm(o), None), "local": doctoring.diagnose_local,
+                "docker": doctoring.diagnose}[runtime]
+    checks, preflight = diagnose(options)
     console.print(doctoring.table(checks))
+    if preflight is not None:
+        console.print(preflight_table(preflight))
     failed = [c.name for c in checks if not c.ok]
     if failed:
         err_console.print(f"error: not ready: {', '.join(failed)}", markup=False, highlight=False)

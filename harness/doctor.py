@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.table import Table
 
-from harness import store
+from harness import preflight, store
 from harness.container import GpuOptions, probe_spec
 from harness.runtime.docker import host_facts
 from harness.dataset import check_dataset
@@ -17,9 +20,11 @@ from harness.errors import HarnessError
 from harness.choices import Platform
 from harness.host import GPU_TOOLS
 from harness.platforms import load_platform
+from harness.record import NodePreflight
 from harness.runtime import docker_engine
 
 GIB = 1024 ** 3
+PREFLIGHT_SECONDS = 300
 PROBE = {platform: [tool, "-L"] for platform, tool in GPU_TOOLS.items()}  # run inside a probe container
 
 
@@ -67,11 +72,48 @@ def diagnose_slurm(options: DoctorOptions) -> list[Check]:
             _dataset(options.data), _free_disk(store.root(), options.min_free_gb)]
 
 
-def diagnose(options: DoctorOptions) -> list[Check]:
+def diagnose(options: DoctorOptions) -> tuple[list[Check], NodePreflight | None]:
+    """The docker runtime's needs, and the run's preflight inside the platform's image."""
     engine, client = _engine()
     image, image_id = _image(client, options.platform)
-    return [engine, image, _gpus(client, image_id, options), _dataset(options.data),
-            _free_disk(store.root(), options.min_free_gb), _shared_memory(options.min_shm_gb)]
+    checks = [engine, image, _gpus(client, image_id, options), _dataset(options.data),
+              _free_disk(store.root(), options.min_free_gb), _shared_memory(options.min_shm_gb)]
+    if image_id is None or not checks[2].ok:  # no image, or no GPUs through it: the preflight would fail the same way
+        return checks, None
+    labels = docker_engine.image(client, image_id).labels
+    command = ["python3", "-m", "harness.preflight_probe", _probe_json(options, labels)]
+    spec = probe_spec("harness-doctor-preflight", image_id, command, GpuOptions(platform=options.platform,
+                                                                                gpus=options.gpus), host_facts(client))
+    lines: list[str] = []
+    try:
+        docker_engine.run_container(client, spec, lines.append)
+    except HarnessError as exc:
+        return [*checks, Check("preflight in the image", False, str(exc), "fix the rows above")], None
+    return _with_preflight(checks, lines, "the image predates the preflight: harness build --platform "
+                           f"{options.platform}")
+
+
+def diagnose_local(options: DoctorOptions) -> tuple[list[Check], NodePreflight | None]:
+    """The local runtime's needs: the run's preflight in this Python environment, the dataset, the disk."""
+    done = subprocess.run([sys.executable, str(preflight.PROBE_SOURCE), _probe_json(options, None)],
+                          capture_output=True, text=True, timeout=PREFLIGHT_SECONDS)
+    checks = [_dataset(options.data), _free_disk(store.root(), options.min_free_gb), _shared_memory(options.min_shm_gb)]
+    return _with_preflight(checks, done.stdout.splitlines(), done.stderr.strip()[-300:] or "no report")
+
+
+def _probe_json(options: DoctorOptions, image_labels: dict[str, str] | None) -> str:
+    """The preflight a run of --gpus processes gets (no run config: /dev/shm is the row above)."""
+    return json.dumps({"platform": options.platform, "processes": options.gpus,
+                       "expect": preflight.expected_stack(options.platform, image_labels), "config": None})
+
+
+def _with_preflight(checks: list[Check], lines: list[str], why_none: str) -> tuple[list[Check], NodePreflight | None]:
+    reports = [r for r in map(preflight.report_of, lines) if r is not None]
+    if not reports:
+        return [*checks, Check("preflight", False, "it printed no report", why_none)], None
+    failed = reports[0].failed
+    return [*checks, Check("preflight", not failed, "ok" if not failed else ", ".join(c.name for c in failed),
+                           "see the preflight table" if failed else "")], reports[0]
 
 
 def _engine():

@@ -31,6 +31,10 @@ class InfrastructureError(HarnessError):
     exit_code = ExitCode.INFRASTRUCTURE
 
 
+class Hung(InfrastructureError):
+    """The hang watchdog stopped a run whose output showed no progress for longer than its limit."""
+
+
 class Interrupted(HarnessError):
     exit_code = ExitCode.INTERRUPTED
 

@@ -150,9 +150,13 @@ def _site() -> list[str]:
 
 def image_stack(labels: dict[str, str], image_id: str) -> Stack:
     """A docker run's stack: the pinned versions the image's labels carry; the image id is its digest."""
+    return Stack(packages=image_versions(labels), digest=image_id, where="image")
+
+
+def image_versions(labels: dict[str, str]) -> dict[str, str]:
+    """The pinned versions an image built by `harness build` carries in its labels, by package."""
     prefix = "io.harness.version."
-    packages = {k[len(prefix):]: v for k, v in labels.items() if k.startswith(prefix)}
-    return Stack(packages=packages, digest=image_id, where="image")
+    return {k[len(prefix):]: v for k, v in labels.items() if k.startswith(prefix)}
 
 
 def _proc_field(path: str, field: str) -> str:

@@ -18,8 +18,9 @@ def built_images() -> list[ImageInfo]:
 
 
 def versions(info: ImageInfo) -> dict[str, str]:
-    prefix = "io.harness.version."
-    return {key[len(prefix):]: value for key, value in info.labels.items() if key.startswith(prefix)}
+    from harness.host import image_versions
+
+    return image_versions(info.labels)
 
 
 def age(created: datetime, now: datetime | None = None) -> str:

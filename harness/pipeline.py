@@ -15,18 +15,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness import checkpoints, fingerprint, host, logs, record, spec, store
+from harness import checkpoints, fingerprint, host, logs, preflight, record, spec, store
 from harness import resume as resuming
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
-from harness.errors import BadInput, Diverged, ImageMissing, InfrastructureError, Interrupted, StoppedEarly
+from harness.errors import BadInput, Diverged, Hung, ImageMissing, InfrastructureError, Interrupted, StoppedEarly
 from harness.job import Job, JobRequest, build_job
 from harness.progress import TrainingView, counting_bar
-from harness.record import Attempt, RunRecord
+from harness.record import Attempt, Preflight, RunRecord
 from harness.runspec import RunSpec, checked_cfg_options
 from harness.scaling import learning_rate
 from harness.runtime import runtime_class
 from harness.runtime.base import Runtime, execute
+from harness.watchdog import Watchdog
 
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt)\b.*")
 
@@ -93,13 +94,14 @@ def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> 
     """Continue a failed or interrupted run in its own directory from its last checkpoint (a new attempt)."""
     run_dir = store.resolve(path).resolve()
     old = resuming.resumable(run_dir)
-    resuming.refuse_conflicts(old.spec, given)
-    request = _request(old.spec, console).model_copy(update={"resume": True})
-    job, runtime = _runtime(old.spec, request, run_dir, _image_of(old))
+    run, rest = resuming.with_changes(old.spec, given)
+    resuming.refuse_conflicts(run, rest)
+    request = _request(run, console).model_copy(update={"resume": True})
+    job, runtime = _runtime(run, request, run_dir, _image_of(old))
     checkpoint = resuming.last_checkpoint(run_dir / old.work_dir)
     attempt = _attempt(len(old.attempts) + 1, job, checkpoint)
-    started = old.model_copy(update={"status": "running", "finished": None, "exit_code": None, "error": None,
-                                     "attempts": [*old.attempts, attempt], **runtime.facts()})
+    started = old.model_copy(update={"spec": run, "status": "running", "finished": None, "exit_code": None,
+                                     "error": None, "attempts": [*old.attempts, attempt], **runtime.facts()})
     store.write(run_dir, started)
     where = f"{checkpoint[0]} (after {checkpoint[0].split('_')[0]} {checkpoint[1]})" if checkpoint else \
         "the start (no checkpoint was saved)"
@@ -141,9 +143,11 @@ def _rerun_runtime(run: RunSpec, request: JobRequest, run_dir: Path, lineage: Li
 def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None) -> tuple[Job, Runtime]:
     """The run's runtime, checked, and the job built once for the site where it runs."""
     runtime = runtime_class(run.runtime)(run, request, run_dir, image_id)
-    site = runtime.site()
-    job = build_job(runtime.job_request(), site.python, site.tools_dir, site.run_dir / store.CONFIG,
-                    site.run_dir / store.WORK_DIR)
+    site, job_request = runtime.site(), runtime.job_request()
+    job = build_job(job_request, site.python, site.tools_dir, site.run_dir / store.CONFIG, site.run_dir / store.WORK_DIR)
+    if not run.skip_preflight:
+        expected = preflight.expected_stack(run.platform, runtime.image_labels())
+        job = preflight.wrap(job, preflight.probe_spec(job_request, site.run_dir, expected), site.run_dir)
     runtime.prepare(job)
     return job, runtime
 
@@ -156,8 +160,7 @@ def _request(run: RunSpec, console: Console) -> JobRequest:
     summary = check_dataset(data_root)
     counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
     console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
-    nodes = run.slurm.nodes if run.runtime == "slurm" else 1
-    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus, nodes=nodes,
+    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus,
                       gpu_ids=run.gpu_ids, seed=run.seed, epochs=run.epochs, checkpoint=Path(run.checkpoint) if run.checkpoint else None,
                       cfg_options=run.cfg_options, stop_below_curve=run.stop_below_curve)
 
@@ -235,21 +238,37 @@ def _mark_attempt(console_log: Path, attempt: Attempt) -> None:
 def _execute(run_dir: Path, runtime: Runtime, job: Job, started: RunRecord, console: Console,
              verbose: bool) -> RunRecord:
     console_log = run_dir / started.console_log
+    checks = PreflightReports(console, skipped=started.spec.skip_preflight)
+    if not checks.skipped:
+        preflight.install(run_dir)
 
     def known() -> RunRecord:  # the runtime learns more as the job runs (a Slurm job's id, nodes and state)
-        return started.model_copy(update=runtime.facts())
+        attempt = started.attempts[-1].model_copy(update={"preflight": checks.record()})
+        return started.model_copy(update={**runtime.facts(), "attempts": [*started.attempts[:-1], attempt]})
+
+    def on_line(line: str) -> None:
+        checks.feed(line)
+        view.feed(line)
 
     try:
         with TrainingView(console, started.epochs, verbose) as view:
-            code, cause = execute(runtime, job, console_log, view.feed, lambda: store.write(run_dir, known()))
+            code, cause = execute(runtime, job, console_log, on_line, lambda: store.write(run_dir, known()),
+                                  _watchdog(started.spec))
     except Interrupted:
         _finish(run_dir, known(), _parsed(run_dir, started), "interrupted", None, "interrupted by the user")
+        raise
+    except Hung as exc:
+        _finish(run_dir, known(), _parsed(run_dir, started), "hung", None, str(exc))
         raise
     except InfrastructureError as exc:
         _finish(run_dir, known(), _parsed(run_dir, started), "failed", None, str(exc))
         raise
     started = known()
     parsed = _parsed(run_dir, started)
+    failed_check = preflight.failure(checks.nodes)
+    if code != 0 and failed_check:
+        _finish(run_dir, started, parsed, "failed", code, failed_check)
+        raise InfrastructureError(f"{failed_check} (--skip-preflight starts without it)")
     if parsed is not None and (parsed.diverged_at or parsed.stopped_early):
         return _stopped_in_process(run_dir, started, parsed, code)
     if code != 0:
@@ -261,6 +280,28 @@ def _execute(run_dir: Path, runtime: Runtime, job: Job, started: RunRecord, cons
         _finish(run_dir, started, parsed, "failed", code, reason)
         raise InfrastructureError(f"{reason} (full output: {console_log})")
     return _finish(run_dir, started, parsed, "succeeded", code, None)
+
+
+class PreflightReports:
+    """The preflight's reports in the job's output (one per node): each shown as a table, kept for the attempt."""
+
+    def __init__(self, console: Console, skipped: bool):
+        self.console, self.skipped, self.nodes = console, skipped, []
+
+    def feed(self, line: str) -> None:
+        report = preflight.report_of(line)
+        if report is not None:
+            self.nodes.append(report)
+            from harness.report import preflight_table
+
+            self.console.print(preflight_table(report))
+
+    def record(self) -> Preflight:
+        return Preflight(skipped=self.skipped, nodes=self.nodes)
+
+
+def _watchdog(run: RunSpec) -> Watchdog | None:
+    return None if run.hang_timeout == 0 else Watchdog(run.hang_timeout)
 
 
 def _stopped_in_process(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog, code: int) -> RunRecord:

@@ -17,11 +17,42 @@ from harness.fingerprint import DatasetFingerprint
 from harness.host import Environment
 from harness.runspec import RunSpec
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
-GROUP_SCHEMA_VERSION = 1
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
+GROUP_SCHEMA_VERSION = 2
+READABLE_GROUP_VERSIONS = (1, 2)
 # diverged: stopped by the divergence check; stopped: stopped below the reference curve (--stop-below-curve)
-Status = Literal["running", "succeeded", "failed", "interrupted", "diverged", "stopped"]
+Status = Literal["running", "succeeded", "failed", "interrupted", "diverged", "stopped", "hung"]
+
+
+class PreflightCheck(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str  # stack, mmcv ops, devices, /dev/shm, rendezvous port
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+class NodePreflight(BaseModel):
+    """What harness.preflight_probe found on one node, where the attempt's training then ran."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    node: str
+    seconds: float
+    checks: list[PreflightCheck]
+
+    @property
+    def failed(self) -> list[PreflightCheck]:
+        return [check for check in self.checks if not check.ok]
+
+
+class Preflight(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    skipped: bool = False  # --skip-preflight
+    nodes: list[NodePreflight] = []
 
 
 class Attempt(BaseModel):
@@ -40,6 +71,7 @@ class Attempt(BaseModel):
     resumed_epoch: int | None = None  # the epoch (or iteration) that checkpoint was saved after
     pid: int | None = None  # the harness process that ran it
     host: str | None = None
+    preflight: Preflight | None = None  # None: a record from before the preflight (schema 4)
 
 
 class SlurmJob(BaseModel):
@@ -127,11 +159,14 @@ def now() -> str:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes the file private; a record is an ordinary file
     with os.fdopen(handle, "w") as out:
-        json.dump(data, out, indent=2)
-        out.write("\n")
+        out.write(text)
     os.replace(tmp, path)
 
 
@@ -168,12 +203,15 @@ def upgrade_schema_2(data: dict) -> dict:
 
 
 def upgrade_schema_3(data: dict) -> dict:
-    """Schema 4 adds the slurm runtime (spec.slurm, the record's slurm job): nothing to change in a schema 3 one."""
+    """Schema 4 adds the slurm runtime (spec.slurm, the record's slurm job), schema 5 the watchdog (status hung,
+    spec.hang_timeout) and the preflight (spec.skip_preflight, each attempt's preflight): nothing to change in
+    a schema 3 or 4 record."""
     return {**data, "schema_version": SCHEMA_VERSION}
 
 
 UPGRADES = {1: lambda data: upgrade_schema_3(upgrade_schema_2(upgrade_schema_1(data))),
-            2: lambda data: upgrade_schema_3(upgrade_schema_2(data)), 3: upgrade_schema_3, 4: lambda data: data}
+            2: lambda data: upgrade_schema_3(upgrade_schema_2(data)), 3: upgrade_schema_3, 4: upgrade_schema_3,
+            5: lambda data: data}
 
 
 def read_record(path: Path) -> RunRecord:
@@ -188,9 +226,9 @@ def read_record(path: Path) -> RunRecord:
 
 
 def read_group(path: Path) -> GroupRecord:
-    data = _versioned(path, "group record", GROUP_SCHEMA_VERSION, (GROUP_SCHEMA_VERSION,))
-    try:
-        return GroupRecord(**data)
+    data = _versioned(path, "group record", GROUP_SCHEMA_VERSION, READABLE_GROUP_VERSIONS)
+    try:  # group schema 2: its spec may name the watchdog and preflight options; a schema 1 group reads as is
+        return GroupRecord(**{**data, "schema_version": GROUP_SCHEMA_VERSION})
     except ValidationError as exc:
         raise BadInput(f"{path} is not a valid group record: {_first_error(exc)}") from exc
 

@@ -6,7 +6,7 @@ from rich.table import Table
 
 from harness.dataset import DatasetSummary
 from harness.logs import BBOX_KEYS
-from harness.record import RunRecord
+from harness.record import NodePreflight, RunRecord
 from harness.policy import Verdict
 from harness.verify import Judgement
 
@@ -17,6 +17,15 @@ VERDICT_STYLE = {Verdict.PASS: "green", Verdict.IMPROVED: "green", Verdict.OUT_O
 def points(value: float | None) -> str:
     """An AP value as shown everywhere: two decimals, '-' when absent."""
     return "-" if value is None else f"{value:.2f}"
+
+
+def preflight_table(node: NodePreflight) -> Table:
+    table = Table(title=f"preflight on {node.node} ({node.seconds:.1f} s)", title_justify="left")
+    for column in ("check", "", "found", "fix"):
+        table.add_column(column)
+    for check in node.checks:
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAILED[/]", check.detail, check.fix)
+    return table
 
 
 def verdict_renderables(result: Judgement) -> list[Table]:
@@ -147,7 +156,7 @@ def runs_listing(entries) -> Table:
             continue
         value = (run.final_metrics or {}).get("bbox_mAP")
         style = {"succeeded": "green", "failed": "red", "diverged": "red", "stopped": "red",
-                 "interrupted": "yellow"}.get(run.status, "")
+                 "hung": "red", "interrupted": "yellow"}.get(run.status, "")
         table.add_row(run.run_id, run.benchmark, run.kind, f"[{style}]{run.status}[/]" if style else run.status,
                       run.platform, str(run.gpus), str(run.seed), str(run.epochs), points(value), run.group or "-",
                       run.started)

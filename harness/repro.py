@@ -23,7 +23,7 @@ from harness.errors import BadInput, ExitCode, InfrastructureError, Interrupted
 from harness.record import GroupRecord, RunRecord
 from harness.runspec import RunSpec, train_args
 
-RESUMED = ("interrupted", "running")  # what `--resume GROUP` continues; every other status is kept
+RESUMED = ("interrupted", "running", "hung")  # what `--resume GROUP` continues; every other status is kept
 POLL_SECONDS = 0.5
 
 
@@ -65,7 +65,7 @@ def check_parallel(template: RunSpec, parallel: int) -> None:
     """K runs at a time need K times the devices: CPU cores on the cpu platform, else the GPUs this host lists."""
     if parallel < 1:
         raise BadInput(f"--parallel must be at least 1, got {parallel}")
-    if parallel == 1:
+    if parallel == 1 or template.runtime == "slurm":  # the scheduler finds each job its GPUs
         return
     if template.gpu_ids:
         raise BadInput("--gpu-ids cannot go with --parallel: each parallel run is given its own GPUs")
@@ -136,7 +136,7 @@ def _launch(group: GroupRecord, step: Step, slot: int, verbose: bool, deep: bool
 
 def _slot_gpus(group: GroupRecord, slot: int) -> tuple[str, ...] | None:
     spec = group.spec
-    if group.parallel == 1 or spec.platform == "cpu":
+    if group.parallel == 1 or spec.platform == "cpu" or spec.runtime == "slurm":
         return spec.gpu_ids
     return tuple(str(n) for n in range(slot * spec.gpus, (slot + 1) * spec.gpus))
 

@@ -13,6 +13,8 @@ from harness.record import RunRecord
 from harness.runspec import RunSpec
 
 OPTION_NAMES = {"cfg_options": "cfg-option", "extra_args": "slurm-arg"}  # a RunSpec field -> the command-line option that sets it
+CHANGEABLE = ("hang_timeout", "skip_preflight")  # RunSpec fields a resume may change
+RESCHEDULABLE = ("time", "partition", "account", "qos")  # and SlurmOptions, on Slurm
 CHECKPOINT = re.compile(r"^(epoch|iter)_(\d+)\.pth$")
 REFUSED = {
     "succeeded": "it already finished; judge it with `harness verify {id}`",
@@ -42,7 +44,7 @@ def refuse_if_alive(run: RunRecord, run_dir: Path) -> None:
                        "or once it has ended")
     from harness.runtime import runtime_class  # the Docker SDK only for docker runs
 
-    alive = processes_in(run_dir) + runtime_class(run.runtime).alive(run.run_id, run.model_dump())
+    alive = processes_in(run_dir) + runtime_class(run.runtime).alive(run)
     if alive:
         raise BadInput(f"--resume {run.run_id}: it is still running (process {', '.join(map(str, alive))}); stop "
                        "it first (Ctrl-C in its terminal, or kill -INT)")
@@ -80,6 +82,17 @@ def last_checkpoint(work_dir: Path) -> tuple[str, int] | None:
     if not match or not (work_dir / name).is_file():
         return None
     return name, int(match[2])
+
+
+def with_changes(spec: RunSpec, given: dict) -> tuple[RunSpec, dict]:
+    """What a resume may change: the hang timeout (a run stopped as hung may have needed a longer one), the
+    preflight's skipping and, on
+    Slurm, the time limit, partition, account and QOS (where and for how long the next job is scheduled, not
+    what it computes). Returns the spec the new attempt runs with, and the rest of given (which must match)."""
+    changes = {key: given[key] for key in CHANGEABLE if key in given}
+    slurm = {key: given[key] for key in RESCHEDULABLE if key in given} if spec.runtime == "slurm" else {}
+    rest = {key: value for key, value in given.items() if key not in changes and key not in slurm}
+    return spec.model_copy(update={**changes, "slurm": spec.slurm.model_copy(update=slurm)}), rest
 
 
 def refuse_conflicts(spec: RunSpec, given: dict) -> None:

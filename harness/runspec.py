@@ -54,6 +54,8 @@ class RunSpec(Frozen):
     cfg_options: tuple[str, ...] = ()  # KEY=VALUE, as mmdet's tools/train.py --cfg-options takes them
     checkpoint: str | None = None  # eval: the checkpoint tested
     stop_below_curve: float | None = None  # margin in AP points; None: off
+    hang_timeout: float | None = Field(default=None, ge=0)  # seconds (harness.watchdog); None: the default rule, 0: off
+    skip_preflight: bool = False  # harness.preflight: the attempt records that it was skipped
 
     @property
     def data_path(self) -> Path | None:
@@ -68,6 +70,8 @@ def train_args(run: RunSpec) -> list[str]:
     args += ["--gpu-ids", ",".join(run.gpu_ids)] if run.gpu_ids else []
     args += [f"--cfg-option={option}" for option in run.cfg_options]
     args += ["--stop-below-curve", str(run.stop_below_curve)] if run.stop_below_curve is not None else []
+    args += ["--hang-timeout", str(run.hang_timeout)] if run.hang_timeout is not None else []
+    args += ["--skip-preflight"] if run.skip_preflight else []
     if run.runtime == "docker" or (run.runtime == "slurm" and run.slurm.container == "docker"):
         args += ["--image", run.docker.image] if run.docker.image else []
         args += ["--shm-size", run.docker.shm_size] + ["--ipc-host"] * run.docker.ipc_host

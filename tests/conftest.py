@@ -67,6 +67,12 @@ def smoke_log(smoke_run) -> Path:
     return text_log
 
 
+def training_command(attempt: dict) -> list[str]:
+    """An attempt's command behind the preflight (python RUN/preflight.py SPEC -- COMMAND...)."""
+    command = attempt["command"]
+    return command[command.index("--") + 1:] if "--" in command else command
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import shutil
 
-from conftest import one_line_error
+from conftest import one_line_error, training_command
 
 from harness.synth import SynthParams, write_synthetic
 
@@ -101,14 +101,14 @@ def digest(path) -> str:
 
 def test_smoke_run_is_recorded(smoke_run):
     record = json.loads((smoke_run / "run.json").read_text())
-    assert record["schema_version"] == 4 and record["status"] == "succeeded" and record["exit_code"] == 0
+    assert record["schema_version"] == 5 and record["status"] == "succeeded" and record["exit_code"] == 0
     assert record["spec"]["benchmark"] == "smoke" and record["spec"]["platform"] == "cpu" and record["synthetic_data"]
     assert record["spec"]["data"] is None and record["spec"]["epochs"] == 20 and record["spec"]["cfg_options"] == []
     stack = record["environment"]["stack"]
     assert stack["packages"]["mmcv"] == "2.1.0" and stack["packages"]["mmdet"] == "3.3.0" and stack["where"] == "local"
     (attempt,) = record["attempts"]
     assert attempt["status"] == "succeeded" and attempt["exit_code"] == 0 and attempt["resumed_from"] is None
-    assert attempt["command"][1].endswith("mmdet/.mim/tools/train.py")
+    assert training_command(attempt)[1].endswith("mmdet/.mim/tools/train.py")
     assert record["final_metrics"]["bbox_mAP"] >= 25.0, "the smoke benchmark must learn visibly"
     for name in ("config.py", "console.log", "work_dir/config.py"):
         assert (smoke_run / name).is_file()
@@ -214,7 +214,7 @@ def test_verify_run_record_of_an_unknown_schema_version(cli, smoke_run, tmp_path
     future = copy_run(smoke_run, tmp_path / "future", schema_version=99)
     result = cli("verify", future)
     assert result.exit_code == 2
-    assert "has schema version 99, newer than this harness reads (up to 4); upgrade the harness" in one_line_error(result)
+    assert "has schema version 99, newer than this harness reads (up to 5); upgrade the harness" in one_line_error(result)
 
 
 def test_verify_bad_tolerance_and_policy(cli, smoke_run):

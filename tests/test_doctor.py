@@ -10,7 +10,9 @@ from harness.runtime import docker_engine
 def test_a_ready_cpu_host_is_all_ok(cli, cpu_image):
     result = cli("doctor", "--platform", "cpu")
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert result.stdout.count(" ok ") == 6 and "FAIL" not in result.stdout
+    # 7 doctor rows, the preflight row's detail and the preflight table's 4 checks
+    assert result.stdout.count(" ok ") == 12 and "FAIL" not in result.stdout
+    assert "preflight on" in result.stdout and "DeformConv2d forward+backward, nms on cpu" in result.stdout
 
 
 def test_failing_rows_say_how_to_fix_them_and_exit_3(cli, docker_host, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import one_line_error, read_json
+from conftest import one_line_error, read_json, training_command
 
 
 def final_checkpoint(smoke_run: Path) -> Path:
@@ -25,7 +25,7 @@ def test_eval_in_the_cpu_image_gives_the_same_verdict(cli, smoke_run, cpu_image,
     result = cli("eval", final_checkpoint(smoke_run), "--runtime", "docker", "--work-dir", session_env / "eval-docker")
     assert result.exit_code == 0, result.stdout + result.stderr
     run = read_json(session_env / "eval-docker" / "run.json")
-    assert run["spec"]["runtime"] == "docker" and run["attempts"][0]["command"][2].startswith("/work/run/")
+    assert run["spec"]["runtime"] == "docker" and training_command(run["attempts"][0])[2].startswith("/work/run/")
     mounts = {m["target"]: m for m in run["container"]["mounts"]}
     assert mounts["/work/checkpoint"] == {"source": str(final_checkpoint(smoke_run).parent),
                                           "target": "/work/checkpoint", "read_only": True}

@@ -6,21 +6,26 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import docker
+import pytest
 from typer.testing import CliRunner
 
 from harness import logs, spec
 from harness.cli import app
 from harness.container import GpuOptions, HostFacts, container_spec, docker_run_argv
 from harness.job import JobRequest, build_job
-from harness.runspec import SlurmOptions
+from harness.errors import BadInput
+from harness.resume import last_checkpoint, refuse_conflicts, with_changes
+from harness.runspec import RunSpec, SlurmOptions
 from harness.runtime import docker_engine
 from harness.runtime.slurm import batch_script
 from harness.runtime.slurm_scheduler import parse_job
 from conftest import one_line_error
+from test_repro import group_runs
 from test_training import harness_process, processes_mentioning, wait_for
 
 # gloo binds to the address of the machine's hostname unless told: inside a node's namespace that is
@@ -28,6 +33,9 @@ from test_training import harness_process, processes_mentioning, wait_for
 ACROSS_NODES = "--slurm-arg=--export=ALL,GLOO_SOCKET_IFNAME=eth0"
 # Two processes of 4 images: the total batch of the one-process smoke run, so its reference applies.
 HALF_BATCH = "--cfg-option=train_dataloader.batch_size=4"
+# More epochs than one node trains in the minute or so before Slurm enforces a one-minute limit (about 10 s
+# an epoch here, after about 25 s of start-up).
+EPOCHS_PAST_A_MINUTE = "12"
 
 
 def mission_job(nodes: int = 2, gpus: int = 8):
@@ -66,6 +74,18 @@ def test_an_eval_job_is_not_requeued_and_a_cpu_job_asks_for_no_gpus():
     script = batch_script(job, SlurmOptions(), cpu, Path("/r/e1"), resumable=False)
     assert "#SBATCH --no-requeue" in script and "--gpus-per-node" not in script and "--resume" not in script
     assert job.argv[0] == "/shared/venv/bin/python" and "torch.distributed.run" not in job.argv
+
+
+def test_a_resume_may_change_where_and_how_long_a_slurm_job_is_scheduled_and_nothing_else():
+    run = RunSpec(benchmark="smoke", platform="cpu", runtime="slurm", epochs=3, slurm=SlurmOptions(time="1"))
+    again, rest = with_changes(run, {"time": "10", "partition": "long", "epochs": 3})
+    assert again.slurm == SlurmOptions(time="10", partition="long") and rest == {"epochs": 3}
+    refuse_conflicts(again, rest)
+    with pytest.raises(BadInput, match="--nodes 2 conflicts with the run's 1"):
+        refuse_conflicts(*with_changes(run, {"nodes": 2}))
+    local = run.model_copy(update={"runtime": "local", "slurm": SlurmOptions()})
+    with pytest.raises(BadInput, match="--time 10 conflicts with the run's"):  # no scheduler to ask
+        refuse_conflicts(*with_changes(local, {"time": "10"}))
 
 
 def test_scontrol_job_lines_are_read():
@@ -134,15 +154,49 @@ def test_a_job_cancelled_by_someone_else_is_a_failed_run_that_says_so(slurm, ses
     assert resumed.exit_code == 2 and "conflicts with the run's" in resumed.stderr  # resumable, as it was started
 
 
-def test_a_job_past_its_time_limit_ends_timeout_and_stays_resumable(cli, slurm, session_env):
+def test_a_run_past_its_time_limit_resumes_with_a_longer_one_and_evaluates_on_slurm(cli, slurm, session_env):
     run = session_env / "slurm-timeout"
-    result = cli("train", "--runtime", "slurm", "--time", "1", "--work-dir", run)
-    assert result.exit_code == 3
+    result = cli("train", "--runtime", "slurm", "--time", "1", "--epochs", EPOCHS_PAST_A_MINUTE, "--work-dir", run)
+    assert result.exit_code == 3, result.stdout + result.stderr
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "failed" and record["slurm"]["state"] == "TIMEOUT"
     assert "the Slurm job reached its time limit (1)" in record["error"] and "time limit" in result.stderr
-    assert list((run / "work_dir").glob("epoch_*.pth")), "the checkpoints saved before the limit are kept"
+    kept = last_checkpoint(run / "work_dir")
+    assert kept is not None, "the checkpoints saved before the limit are kept"
     assert "Epoch(train)" in (run / "console.log").read_text()
+
+    resumed = cli("train", "--resume", run, "--time", "10")  # the scheduling options may change on a resume
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    again = json.loads((run / "run.json").read_text())
+    assert again["status"] == "succeeded" and again["spec"]["slurm"]["time"] == "10"
+    assert again["slurm"]["job_id"] != record["slurm"]["job_id"] and again["slurm"]["state"] == "COMPLETED"
+    assert [a["status"] for a in again["attempts"]] == ["failed", "succeeded"]
+    assert again["attempts"][1]["resumed_from"] == kept[0]
+    epochs = [e.epoch for e in logs.parse_path(run / "work_dir").evaluations]
+    assert epochs[-1] == int(EPOCHS_PAST_A_MINUTE) and epochs == sorted(set(epochs))
+
+    final = run / "work_dir" / f"epoch_{EPOCHS_PAST_A_MINUTE}.pth"
+    evaluated = cli("eval", final, "--runtime", "slurm", "--work-dir", session_env / "slurm-eval")
+    judged = cli("verify", session_env / "slurm-eval")
+    assert evaluated.exit_code == judged.exit_code, evaluated.stdout + evaluated.stderr
+    eval_record = json.loads((session_env / "slurm-eval" / "run.json").read_text())
+    assert eval_record["spec"]["kind"] == "eval" and eval_record["slurm"]["state"] == "COMPLETED"
+    assert eval_record["final_metrics"]["bbox_mAP"] == again["final_metrics"]["bbox_mAP"]
+    assert "#SBATCH --no-requeue" in (session_env / "slurm-eval" / eval_record["slurm"]["batch_script"]).read_text()
+
+
+def test_repro_runs_its_seeds_as_concurrent_slurm_jobs(slurm, session_env):
+    results, group = session_env / "results", "slurm-repro"
+    done = subprocess.run([sys.executable, "-m", "harness", "repro", "--runtime", "slurm", "--runs", "2",
+                           "--parallel", "2", "--epochs", "1", "--group", group],
+                          capture_output=True, text=True, timeout=600)
+    runs = group_runs(results, group)
+    assert sorted(runs) == [0, 1], done.stdout + done.stderr
+    assert all(r["status"] == "succeeded" and r["slurm"]["state"] == "COMPLETED" for r in runs.values())
+    # one CPU per node: the two jobs ran side by side only if the scheduler put them on both nodes
+    assert {r["slurm"]["nodes"] for r in runs.values()} == {"n1", "n2"}
+    verdict = CliRunner().invoke(app, ["verify", *[str(results / r["run_id"]) for r in runs.values()]])
+    assert done.returncode == verdict.exit_code, done.stdout + done.stderr
 
 
 def test_a_node_taken_down_mid_run_is_a_node_failure(slurm, session_env):
@@ -237,7 +291,8 @@ def test_a_requeued_job_resumes_from_its_last_checkpoint(slurm, session_env):
     run = session_env / "slurm-requeue"
     harness = harness_process(run, "--runtime", "slurm", "--epochs", "3")
     try:
-        assert wait_for(lambda: (run / "work_dir" / "epoch_1.pth").exists(), 240), _read(run / "console.log")
+        # last_checkpoint, not epoch_1.pth: mmengine names the checkpoint there once it is saved whole
+        assert wait_for(lambda: (run / "work_dir" / "last_checkpoint").exists(), 240), _read(run / "console.log")
         job_id = json.loads((run / "run.json").read_text())["slurm"]["job_id"]
         slurm.run("scontrol", "requeue", job_id)  # what preemption with requeue does; it starts again
         # after the cluster's cred_expire (10 s here, 120 s by default)

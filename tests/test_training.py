@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
 
-from conftest import one_line_error
+from conftest import one_line_error, training_command
 
 from typer.testing import CliRunner
 
@@ -36,7 +36,7 @@ def test_two_cpu_processes_train_and_evaluate(cli, session_env):
     assert result.exit_code == 0, result.stdout + result.stderr
     record = json.loads((session_env / "two" / "run.json").read_text())
     assert record["status"] == "succeeded" and record["spec"]["gpus"] == 2 and record["total_batch"] == 16
-    assert record["attempts"][0]["command"][1:7] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
+    assert training_command(record["attempts"][0])[1:7] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
     # Rank 0's own log file: console.log interleaves both ranks' output (writes over 4 KiB are not atomic).
     (text_log,) = (session_env / "two" / "work_dir").glob("*/*.log")
     log = text_log.read_text()

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import shlex
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar, Iterator, NamedTuple
 
-from harness.errors import Interrupted
+from harness.errors import Hung, Interrupted
 from harness.job import JobRequest, Job
+from harness.record import RunRecord
 from harness.runspec import RunSpec
+from harness.watchdog import Watchdog, Watching
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Runtime(ABC):
         return shlex.join(job.argv)
 
     @abstractmethod
-    def start(self, job: Job, console_log: Path) -> None: ...
+    def start(self, job: Job) -> None: ...
 
     @abstractmethod
     def follow(self) -> Iterator[str]:
@@ -71,28 +74,47 @@ class Runtime(ABC):
         """Fields this runtime adds to the run record (image, container, slurm)."""
         return {}
 
+    def image_labels(self) -> dict[str, str] | None:
+        """The labels of the image the job runs in (its pinned versions); None: no image, this environment."""
+        return None
+
     def close(self) -> None:
         """Release what start() made (a container), whatever happened."""
 
     @classmethod
-    def alive(cls, run_id: str, facts: dict) -> list[str]:
+    def alive(cls, run: RunRecord) -> list[str]:
         """What of a recorded run is still running on this runtime (a resume must not start beside it)."""
         return []
 
 
 def execute(runtime: Runtime, job: Job, console_log: Path, on_line: Callable[[str], None],
-            on_started: Callable[[], None] = lambda: None) -> Ending:
-    """Start, follow (each line to console_log, appended, and to on_line), and how it ended; Ctrl-C stops it."""
+            on_started: Callable[[], None] = lambda: None, watchdog: Watchdog | None = None) -> Ending:
+    """Start, follow (each line to console_log, appended, and to on_line), and how it ended; Ctrl-C stops it,
+    and so does the watchdog when the output shows no progress for too long (Hung)."""
     try:
-        runtime.start(job, console_log)
+        runtime.start(job)
         on_started()
-        with console_log.open("a", buffering=1) as log:
+        with console_log.open("a", buffering=1) as log, _watching(watchdog, runtime) as watching:
             for line in runtime.follow():
                 log.write(line)
                 on_line(line)
-        return runtime.ending()
+                if watchdog is not None:
+                    watchdog.saw(line)
+        ending = runtime.ending()
+        if watching is not None and watching.fired is not None:
+            raise Hung(f"the run hung: {watching.fired.reason()}; {runtime.stopped}")
+        return ending
     except KeyboardInterrupt:
         runtime.stop()
         raise Interrupted(f"interrupted; {runtime.stopped}") from None
     finally:
         runtime.close()
+
+
+@contextmanager
+def _watching(watchdog: Watchdog | None, runtime: Runtime) -> Iterator[Watching | None]:
+    if watchdog is None:
+        yield None
+        return
+    with Watching(watchdog, runtime.stop) as watching:
+        yield watching

@@ -12,6 +12,7 @@ from harness.container import CHECKPOINT_MOUNT, CONFIGS_MOUNT, DATA_MOUNT, MMDET
 from harness.errors import BadInput, ImageMissing
 from harness.job import Job, JobRequest
 from harness.platforms import load_platform
+from harness.record import RunRecord
 from harness.runtime import docker_engine
 from harness.runtime.base import Ending, Runtime, Site
 from harness.runtime.docker_engine import ContainerExit
@@ -59,7 +60,7 @@ class DockerRuntime(Runtime):
             options.ipc_host, {docker_engine.RUN_LABEL: self.run_dir.name},
             request.checkpoint.parent if request.checkpoint else None)
 
-    def start(self, job: Job, console_log: Path) -> None:
+    def start(self, job: Job) -> None:
         self.container = docker_engine.create_container(self.client, self.spec)
         docker_engine.start_container(self.container, self.spec.name)
 
@@ -78,6 +79,9 @@ class DockerRuntime(Runtime):
         if self.container is not None:
             docker_engine.remove_container(self.container)
 
+    def image_labels(self) -> dict[str, str] | None:
+        return self.image.labels
+
     def facts(self) -> dict:
         """What the run record keeps about the image and the container."""
         image = {"reference": self.reference, "id": self.image.id, "digests": self.image.digests,
@@ -90,9 +94,9 @@ class DockerRuntime(Runtime):
             "mounts": [m.model_dump() for m in spec.mounts]}}
 
     @classmethod
-    def alive(cls, run_id: str, facts: dict) -> list[str]:
+    def alive(cls, run: RunRecord) -> list[str]:
         """Containers of this run still running in the engine (their processes are not the host's to see)."""
-        return [f"container {name}" for name in docker_engine.run_containers(docker_engine.connect(), run_id)]
+        return [f"container {name}" for name in docker_engine.run_containers(docker_engine.connect(), run.run_id)]
 
 
 def host_facts(client) -> HostFacts:

@@ -165,9 +165,11 @@ def create_container(client: docker.DockerClient, spec: ContainerSpec):
 
 
 def interrupt_container(container) -> None:
-    """SIGINT to the container's main process (as Ctrl-C would), then SIGKILL after a grace period."""
+    """SIGINT to the container's main process (as Ctrl-C would), then SIGKILL after a grace period.
+    SIGCONT after the SIGINT: a stopped process acts on it only once it runs again."""
     try:
         container.kill(signal=int(signal.SIGINT))
+        container.kill(signal=int(signal.SIGCONT))
         container.wait(timeout=GRACE_SECONDS)
     except Exception:  # already gone, or deaf to SIGINT: the forced removal below ends it
         pass

@@ -22,7 +22,7 @@ class LocalRuntime(Runtime):
     def site(self) -> Site:
         return Site(python=sys.executable, tools_dir=mmdet_tools_dir(), run_dir=self.run_dir)
 
-    def start(self, job: Job, console_log: Path) -> None:
+    def start(self, job: Job) -> None:
         try:
             self.process = subprocess.Popen(job.argv, cwd=self.run_dir, env={**os.environ, **job.env},
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -50,10 +50,13 @@ def signal_cause(number: int) -> str:
 
 
 def stop_process_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
-    """SIGINT the whole process group (torch.distributed workers too), then SIGKILL after a grace period."""
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, None)):
+    """SIGINT the whole process group (torch.distributed workers too), then SIGKILL after a grace period.
+
+    SIGCONT follows the SIGINT: a stopped process (Ctrl-Z, a debugger) acts on it only once it runs again."""
+    for signals, wait in (((signal.SIGINT, signal.SIGCONT), grace), ((signal.SIGKILL,), None)):
         try:
-            os.killpg(process.pid, sig)
+            for sig in signals:
+                os.killpg(process.pid, sig)
         except ProcessLookupError:
             return
         try:

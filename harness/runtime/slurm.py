@@ -18,7 +18,7 @@ from typing import Iterator
 from harness.container import docker_run_argv
 from harness.errors import BadInput
 from harness.job import Job, JobRequest, mmdet_tools_dir
-from harness.record import SlurmJob
+from harness.record import RunRecord, SlurmJob
 from harness.runspec import RunSpec, SlurmOptions
 from harness.runtime import slurm_scheduler as scheduler
 from harness.runtime.base import Ending, Runtime, Site
@@ -33,7 +33,7 @@ NOT_VISIBLE = 97  # a node's task exits so when it cannot see the run directory
 NODE_LOCAL_FILESYSTEMS = {"tmpfs", "ramfs", "devtmpfs"}
 ENDINGS = {
     "CANCELLED": "the Slurm job was cancelled (scancel, or an administrator)",
-    "TIMEOUT": "the Slurm job reached its time limit ({time}); resume it: each attempt gets the limit again",
+    "TIMEOUT": "the Slurm job reached its time limit ({time}); resume it, with a longer --time if it needs one",
     "NODE_FAIL": "a node of the Slurm job failed ({nodes})",
     "OUT_OF_MEMORY": "the Slurm job ran out of memory (ask for more with --slurm-arg=--mem=..., or lower the batch)",
     "PREEMPTED": "the Slurm job was preempted and not requeued",
@@ -65,7 +65,9 @@ class SlurmRuntime(Runtime):
         return Site(python=sys.executable, tools_dir=mmdet_tools_dir(), run_dir=self.run_dir)
 
     def job_request(self) -> JobRequest:
-        return self.container.job_request() if self.container is not None else self.request
+        """--gpus processes on each of --nodes nodes (in the container's paths with --container docker)."""
+        request = self.container.job_request() if self.container is not None else self.request
+        return request.model_copy(update={"nodes": self.run.slurm.nodes})
 
     def prepare(self, job: Job) -> None:
         if self.container is not None:
@@ -76,7 +78,7 @@ class SlurmRuntime(Runtime):
     def preview(self, job: Job) -> str:
         return self.script_text
 
-    def start(self, job: Job, console_log: Path) -> None:
+    def start(self, job: Job) -> None:
         self.script = _next_free(self.run_dir, "slurm-job-{}.sh")
         self.script.write_text(self.script_text)
         job_id = scheduler.submit(self.script)
@@ -138,6 +140,9 @@ class SlurmRuntime(Runtime):
         while time.monotonic() < deadline and not self._refresh():
             time.sleep(POLL_SECONDS)
 
+    def image_labels(self) -> dict[str, str] | None:
+        return self.container.image_labels() if self.container is not None else None
+
     def facts(self) -> dict:
         image = self.container.facts() if self.container is not None else {}
         if self.info is None:
@@ -148,12 +153,11 @@ class SlurmRuntime(Runtime):
                                   restarts=info.restarts)}
 
     @classmethod
-    def alive(cls, run_id: str, facts: dict) -> list[str]:
-        recorded = (facts.get("slurm") or {}).get("job_id")
-        if recorded is None:
+    def alive(cls, run: RunRecord) -> list[str]:
+        if run.slurm is None:
             return []
-        info = scheduler.job(recorded)
-        return [f"Slurm job {recorded} ({info.state.lower()})"] if info is not None and not info.final else []
+        info = scheduler.job(run.slurm.job_id)
+        return [f"Slurm job {info.job_id} ({info.state.lower()})"] if info is not None and not info.final else []
 
 
 def batch_script(job: Job, options: SlurmOptions, request: JobRequest, run_dir: Path, resumable: bool) -> str:
