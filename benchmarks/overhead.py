@@ -33,8 +33,9 @@ def harness_run(work: Path, epochs: int, env: dict[str, str]) -> float:
 
 
 def bare_run(template: Path, work: Path, env: dict[str, str]) -> float:
-    """The same command the harness ran, with the harness out of the way."""
-    argv = json.loads((template / "run.json").read_text())["command"]
+    """The same command the harness ran, with the harness (and its preflight in front of it) out of the way."""
+    argv = json.loads((template / "run.json").read_text())["attempts"][-1]["command"]
+    argv = argv[argv.index("--") + 1:] if "--" in argv else argv
     work.mkdir(parents=True)
     (work / "config.py").write_text((template / "config.py").read_text())
     argv = [a.replace(str(template), str(work)) for a in argv]

@@ -22,7 +22,8 @@ from harness.errors import BadInput
 from harness.resume import last_checkpoint, refuse_conflicts, with_changes
 from harness.runspec import RunSpec, SlurmOptions
 from harness.runtime import docker_engine
-from harness.runtime.slurm import batch_script
+from harness.runtime.base import Ending
+from harness.runtime.slurm import batch_script, ending_of
 from harness.runtime.slurm_scheduler import parse_job
 from conftest import one_line_error
 from test_repro import group_runs
@@ -86,6 +87,22 @@ def test_a_resume_may_change_where_and_how_long_a_slurm_job_is_scheduled_and_not
     local = run.model_copy(update={"runtime": "local", "slurm": SlurmOptions()})
     with pytest.raises(BadInput, match="--time 10 conflicts with the run's"):  # no scheduler to ask
         refuse_conflicts(*with_changes(local, {"time": "10"}))
+
+
+def test_endings_the_cluster_here_cannot_produce_are_named_too():
+    """Out of memory and preemption without requeue need a memory-enforcing cgroup and a preemption policy
+    this machine's cluster has not: their scontrol lines, as Slurm writes them, are read and named."""
+    def ended(state: str, reason: str, exit_code: str = "0:0"):
+        return ending_of(parse_job(f"JobId=7 JobState={state} Reason={reason} ExitCode={exit_code} NodeList=n1"), "10")
+
+    assert ended("OUT_OF_MEMORY", "OutOfMemory", "0:125") == Ending(
+        1, "the Slurm job ran out of memory (ask for more with --slurm-arg=--mem=..., or lower the batch) "
+           "[Slurm job 7, state OUT_OF_MEMORY]")
+    assert ended("PREEMPTED", "None").cause.startswith("the Slurm job was preempted and not requeued")
+    assert ended("TIMEOUT", "TimeLimit").cause.startswith("the Slurm job reached its time limit (10)")
+    assert ended("FAILED", "NonZeroExitCode", "97:0").cause.startswith("a node could not see the run directory")
+    assert ended("FAILED", "NonZeroExitCode", "0:9") == Ending(137, "the Slurm job was killed by signal 9")
+    assert ended("COMPLETED", "None") == Ending(0, None)
 
 
 def test_scontrol_job_lines_are_read():

@@ -118,18 +118,7 @@ class SlurmRuntime(Runtime):
         return info.final
 
     def ending(self) -> Ending:
-        info = self.info
-        if info.state == "COMPLETED":
-            return Ending(info.exit_code, None)
-        if info.state == "FAILED":
-            if info.exit_code == NOT_VISIBLE:
-                return Ending(info.exit_code, "a node could not see the run directory: put it on a filesystem "
-                                              "every node mounts (see the job's output)")
-            code = info.exit_code or 128 + info.exit_signal
-            return Ending(code, None if info.exit_code else f"the Slurm job was killed by signal {info.exit_signal}")
-        cause = ENDINGS.get(info.state, "the Slurm job ended {state} ({reason})")
-        detail = cause.format(state=info.state, reason=info.reason, nodes=info.nodes, time=self.run.slurm.time or "the partition's limit")
-        return Ending(info.exit_code or 1, f"{detail} [Slurm job {info.job_id}, state {info.state}]")
+        return ending_of(self.info, self.run.slurm.time)
 
     def stop(self) -> None:
         """scancel, then wait (bounded) until the scheduler says the job has ended."""
@@ -158,6 +147,21 @@ class SlurmRuntime(Runtime):
             return []
         info = scheduler.job(run.slurm.job_id)
         return [f"Slurm job {info.job_id} ({info.state.lower()})"] if info is not None and not info.final else []
+
+
+def ending_of(info: JobInfo, time_limit: str | None) -> Ending:
+    """How a job that ended for good ended: its exit code, and the scheduler's reason when it ended it."""
+    if info.state == "COMPLETED":
+        return Ending(info.exit_code, None)
+    if info.state == "FAILED":
+        if info.exit_code == NOT_VISIBLE:
+            return Ending(info.exit_code, "a node could not see the run directory: put it on a filesystem "
+                                          "every node mounts (see the job's output)")
+        code = info.exit_code or 128 + info.exit_signal
+        return Ending(code, None if info.exit_code else f"the Slurm job was killed by signal {info.exit_signal}")
+    cause = ENDINGS.get(info.state, "the Slurm job ended {state} ({reason})")
+    detail = cause.format(state=info.state, reason=info.reason, nodes=info.nodes, time=time_limit or "the partition's limit")
+    return Ending(info.exit_code or 1, f"{detail} [Slurm job {info.job_id}, state {info.state}]")
 
 
 def batch_script(job: Job, options: SlurmOptions, request: JobRequest, run_dir: Path, resumable: bool) -> str:
