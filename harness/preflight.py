@@ -9,30 +9,25 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness import store
+from harness import host, store
 from harness.job import Job, JobRequest
-from harness.preflight_probe import MARKER, PREFLIGHT_FAILED
+from harness.preflight_probe import MARKER
 from harness.record import NodePreflight, write_text_atomic
 
 PROBE_FILE = "preflight.py"
 PROBE_SOURCE = Path(__file__).with_name("preflight_probe.py")
-KEY_PACKAGES = ("torch", "mmcv", "mmengine", "mmdet", "pycocotools", "numpy")
-
-__all__ = ["PREFLIGHT_FAILED", "PROBE_FILE", "expected_stack", "failure", "install", "report_of", "wrap"]
 
 
 def expected_stack(platform: str, image_labels: dict[str, str] | None) -> dict[str, str]:
     """The versions the run must find: a docker image's labels, else the platform's pinned stack."""
     if image_labels is not None:
-        from harness.host import image_versions
-
-        pinned = image_versions(image_labels)
+        pinned = host.image_versions(image_labels)
     else:
         from harness.bootstrap import ROOT
         from harness.platforms import load_platform, versions
 
         pinned = versions(load_platform(platform), ROOT)
-    return {name: pinned[name] for name in KEY_PACKAGES if name in pinned}
+    return {name: pinned[name] for name in host.PACKAGES if name in pinned}  # the stack the record names
 
 
 def probe_spec(request: JobRequest, site_run_dir: Path, expected: dict[str, str]) -> dict:
@@ -41,7 +36,7 @@ def probe_spec(request: JobRequest, site_run_dir: Path, expected: dict[str, str]
 
 
 def wrap(job: Job, spec: dict, site_run_dir: Path) -> Job:
-    """The job's command behind the probe: `python RUN/preflight.py SPEC -- COMMAND...` (the probe execs it)."""
+    """The job's command behind the probe: `python RUN/preflight.py SPEC -- COMMAND...` (the probe then runs it)."""
     argv = [job.argv[0], str(site_run_dir / PROBE_FILE), json.dumps(spec, sort_keys=True), "--", *job.argv]
     return job.model_copy(update={"argv": argv})
 

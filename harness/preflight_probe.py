@@ -76,10 +76,9 @@ def ops(platform: str) -> dict:
         import torch
         from mmcv.ops import DeformConv2d, nms
     except ImportError as exc:
-        missing = "mmcv._ext" in str(exc) or "_ext" in str(exc)
         return check("mmcv ops", False, f"cannot import mmcv.ops: {exc}",
                      "install the full mmcv built for this torch (not mmcv-lite; from source: MMCV_WITH_OPS=1)"
-                     if missing else "reinstall the stack")
+                     if "_ext" in str(exc) else "reinstall the stack")
     device = torch.device("cpu" if device_name(platform) == "cpu" else "cuda:0")
     try:
         conv = DeformConv2d(4, 4, 3, padding=1).to(device)

@@ -86,9 +86,9 @@ def last_checkpoint(work_dir: Path) -> tuple[str, int] | None:
 
 def with_changes(spec: RunSpec, given: dict) -> tuple[RunSpec, dict]:
     """What a resume may change: the hang timeout (a run stopped as hung may have needed a longer one), the
-    preflight's skipping and, on
-    Slurm, the time limit, partition, account and QOS (where and for how long the next job is scheduled, not
-    what it computes). Returns the spec the new attempt runs with, and the rest of given (which must match)."""
+    preflight's skipping and, on Slurm, the time limit, partition, account and QOS (where and for how long
+    the next job is scheduled, not what it computes). Returns the spec the new attempt runs with, and the
+    rest of given (which must match)."""
     changes = {key: given[key] for key in CHANGEABLE if key in given}
     slurm = {key: given[key] for key in RESCHEDULABLE if key in given} if spec.runtime == "slurm" else {}
     rest = {key: value for key, value in given.items() if key not in changes and key not in slurm}
