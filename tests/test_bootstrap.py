@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,13 @@ def test_the_version_maze_is_pinned_where_it_matters():
 def test_mmcv_has_compiled_ops_and_torchvision_is_absent():
     assert importlib.util.find_spec("mmcv._ext") is not None
     assert importlib.util.find_spec("torchvision") is None
+
+
+@pytest.mark.parametrize("module", ["torch", "mmdet.apis", "typer", "pydantic.main", "harness.pipeline"])
+def test_the_set_up_byte_compiled_what_every_start_imports(module):
+    """These machines set PYTHONDONTWRITEBYTECODE: without the set-up's .pyc files, every start compiles again."""
+    source = importlib.util.find_spec(module).origin
+    assert Path(importlib.util.cache_from_source(source)).is_file(), source
 
 
 def test_wheel_cache_key_names_every_version_it_depends_on(tmp_path):
