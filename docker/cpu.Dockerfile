@@ -28,7 +28,7 @@ RUN python3 -m venv /opt/venv \
  && pip-install /tmp/constraints.txt --find-links /wheelhouse setuptools wheel "torch==${TORCH_VERSION}" \
  && pip-install /tmp/constraints.txt --no-deps /wheelhouse/mmcv-"${MMCV_VERSION}"-*.whl \
  && pip-install /tmp/constraints.txt "mmengine==${MMENGINE_VERSION}" "mmdet==${MMDET_VERSION}" \
-        "numpy==${NUMPY_VERSION}" pycocotools typer rich pydantic docker matplotlib
+        "numpy==${NUMPY_VERSION}" pycocotools typer rich pydantic docker matplotlib msgspec
 
 # The final image: the venv only (the wheelhouse, the CA bundle and pip's work stay in `stack`).
 FROM runtime-base

@@ -21,7 +21,7 @@ COPY host/ca.crt /tmp/host/ca.crt
 RUN python3 -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '${TORCH_VERSION}')" \
  && pip-install /tmp/constraints.txt --find-links "${MMCV_INDEX}" "mmcv==${MMCV_VERSION}" \
  && pip-install /tmp/constraints.txt "mmengine==${MMENGINE_VERSION}" "mmdet==${MMDET_VERSION}" \
-        "numpy==${NUMPY_VERSION}" pycocotools typer rich pydantic docker matplotlib \
+        "numpy==${NUMPY_VERSION}" pycocotools typer rich pydantic docker matplotlib msgspec \
  && rm -rf /tmp/host
 COPY weights/ /opt/torch/hub/checkpoints/
 COPY pyproject.toml README.md /opt/harness/

@@ -22,7 +22,7 @@ COPY wheelhouse/ /wheelhouse/
 RUN pip-install /tmp/constraints.txt --find-links /wheelhouse "torch==${TORCH_VERSION}" \
         "mmcv==${MMCV_VERSION}" "apex==${APEX_VERSION}" \
  && pip-install /tmp/constraints.txt "mmengine==${MMENGINE_VERSION}" "mmdet==${MMDET_VERSION}" \
-        "numpy==${NUMPY_VERSION}" pycocotools typer rich pydantic docker matplotlib \
+        "numpy==${NUMPY_VERSION}" pycocotools typer rich pydantic docker matplotlib msgspec \
  && rm -rf /tmp/host
 COPY weights/ /opt/torch/hub/checkpoints/
 COPY pyproject.toml README.md /opt/harness/

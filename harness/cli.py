@@ -293,6 +293,65 @@ def eval_command(
     raise typer.Exit(result.exit_code)
 
 
+@app.command("bench")
+def bench_command(
+    benchmark: BenchmarkOption = None,
+    warmup: Annotated[int, typer.Option(min=1, help="Training iterations run first and discarded.")] = 5,
+    iters: Annotated[int, typer.Option(min=2, help="Training iterations timed after the warm-up.")] = 20,
+    eval_images: Annotated[int, typer.Option(
+        min=1, help="Validation images evaluated (the first ones); the projection scales them to the whole set.")] = 100,
+    data: DataOption = None,
+    gpus: GpusOption = None,
+    seed: SeedOption = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs the projection is for; default: the benchmark's.")] = None,
+    work_dir: WorkDirOption = None,
+    platform: PlatformOption = None,
+    verbose: VerboseOption = False,
+    runtime: RuntimeOption = None,
+    image: ImageOption = None,
+    shm_size: ShmOption = None,
+    ipc_host: IpcHostOption = False,
+    gpu_ids: GpuIdsOption = None,
+    privileged: PrivilegedOption = False,
+    cfg_option: CfgOption = None,
+    hang_timeout: HangTimeoutOption = None,
+    skip_preflight: SkipPreflightOption = False,
+    nodes: NodesOption = None,
+    partition: PartitionOption = None,
+    time_limit: TimeOption = None,
+    account: AccountOption = None,
+    qos: QosOption = None,
+    slurm_arg: SlurmArgOption = None,
+    container: ContainerOption = None,
+    dry_run: DryRunOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the bench result as one JSON object.")] = False,
+):
+    """Measure throughput: a short real training of the benchmark's model and pipeline, timed, and the projected
+    time of its full schedule. Stored as a run of kind "bench" (results/<run-id>-bench/).
+
+    Reports images per second (total and per GPU), seconds per iteration with its spread, the share of data
+    loading, peak device memory per process, and the projection (training, evaluations, checkpoints, start-up)."""
+    from harness import pipeline, report_bench
+    from harness.runspec import BenchOptions
+
+    given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
+                   runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
+                   privileged=privileged, cfg_options=cfg_option, hang_timeout=hang_timeout,
+                   skip_preflight=skip_preflight,
+                   **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
+    given["bench"] = BenchOptions(warmup=warmup, iters=iters, eval_images=eval_images)
+    _on_sigterm_interrupt()
+    done = pipeline.train(_spec("bench", given), work_dir, console, verbose, dry_run=dry_run)
+    if done is None:  # --dry-run
+        return
+    if as_json:
+        typer.echo(json.dumps({"run_id": done.run_id, **done.bench.model_dump(mode="json")}, indent=2))
+    else:
+        console.print(report_bench.bench_table(done))
+    for warning in done.bench.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _given(**options) -> dict:
     """The options the user typed: None (and an unset flag) means 'not given'."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None and v is not False}
@@ -434,12 +493,16 @@ def compare_command(
     tolerance: Annotated[Optional[float], typer.Option(help="AP points; default: the benchmark's reference tolerance.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ):
-    """bbox mAP per epoch of two runs, and the first epoch where they part by more than the tolerance.
+    """bbox mAP per epoch of two runs, and the first epoch where they part by more than the tolerance; or, of two
+    bench runs, the speed-up of B over A with its 95 % interval.
 
-    Exit code 0: they never part; 1: they do."""
+    Exit code 0: they never part (bench runs: always); 1: they do."""
     from harness import compare as comparison, report, verify as verification
     from harness.policy import checked_tolerance
 
+    benches = comparison.bench_runs(a, b)
+    if benches is not None:
+        _compare_benches(*benches, as_json)
     (first, bench_a), (second, bench_b) = (verification.load_log(p, benchmark) for p in (a, b))
     known = bench_a or bench_b
     if tolerance is None and known is None:
@@ -454,13 +517,25 @@ def compare_command(
     raise typer.Exit(result.exit_code)
 
 
+def _compare_benches(a, b, as_json: bool) -> None:
+    from harness import bench, report_bench
+
+    result = bench.speedup(a.run_id, a.bench, b.run_id, b.bench)
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
+    else:
+        console.print(report_bench.speedup_table(result))
+        console.print(report_bench.speedup_finding(result), highlight=False, soft_wrap=True)
+    raise typer.Exit(0)
+
+
 @app.command()
 def runs(
     benchmark: Annotated[Optional[str], typer.Option(help="Only runs of this benchmark.")] = None,
     group: Annotated[Optional[str], typer.Option(help="Only the runs of this repro group.")] = None,
     status: Annotated[Optional[str], typer.Option(help="Only runs with this status (succeeded, failed, ...).")] = None,
     platform: Annotated[Optional[str], typer.Option(help="Only runs on this platform.")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="Only runs of this kind: train or eval.")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="Only runs of this kind: train, eval or bench.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run records as a JSON list.")] = False,
 ):
     """List the runs under results/ (HARNESS_RESULTS), oldest first; unreadable records with the reason."""
@@ -563,11 +638,27 @@ def references():
 
 
 @dataset_app.command("check")
-def dataset_check_command(path: Annotated[Path, typer.Argument(help="COCO 2017 directory.")]):
-    """Validate a COCO 2017 layout: annotation files, listed images, categories."""
-    from harness import dataset as dataset_check, report
+def dataset_check_command(
+    path: Annotated[Path, typer.Argument(help="COCO 2017 directory.")],
+    benchmark: Annotated[Optional[str], typer.Option(
+        help="Also check what this benchmark needs (the COCO benchmark: COCO's 80 category ids and names).")] = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Also open and decode every image, in parallel: a truncated "
+                                                      "or non-image file, or a size unlike its annotation's, is named.")]
+    = False,
+):
+    """Validate a COCO 2017 layout and what the training needs: files present, unique image and annotation ids,
+    boxes with positive size inside their image, known category ids, iscrowd 0/1.
 
-    console.print(report.dataset_table(dataset_check.check_dataset(path)))
+    Exit code 0: valid (warnings, such as zero-size boxes mmdet skips, are printed); 2: the first problem named,
+    the rest counted by kind."""
+    from harness import dataset as dataset_check, report, spec
+    from harness.progress import StepBars
+
+    expected = spec.benchmark(benchmark).expected_categories if benchmark else None
+    summary = dataset_check.check_dataset(path, expected, deep, StepBars(err_console))
+    console.print(report.dataset_table(summary))
+    for warning in summary.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 @dataset_app.command("synth")

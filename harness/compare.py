@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
+from harness import store
+from harness.errors import BadInput
 from harness.logs import ParsedLog
+from harness.record import RunRecord
 
 
 class EpochDelta(BaseModel):
@@ -40,3 +45,24 @@ def compare_logs(a: ParsedLog, b: ParsedLog, tolerance: float, metric: str = "bb
         rows.append(EpochDelta(epoch=epoch, a=x, b=y, delta=None if x is None or y is None else round(y - x, 2)))
     parted = next((r.epoch for r in rows if r.delta is not None and abs(r.delta) > tolerance), None)
     return Comparison(a=a.source, b=b.source, metric=metric, tolerance=tolerance, rows=rows, parted_at=parted)
+
+
+def bench_runs(a: Path, b: Path) -> tuple[RunRecord, RunRecord] | None:
+    """Both bench runs with their results, or None when neither is a bench run (a comparison of curves)."""
+    records = [_bench_record(path) for path in (a, b)]
+    if all(found is None for found in records):
+        return None
+    if any(found is None for found in records):
+        raise BadInput("a bench run compares with another bench run only (speed), not with a training's curve")
+    for run in records:
+        if run.bench is None:
+            raise BadInput(f"bench run {run.run_id} has no result: it {run.status}")
+    return records[0], records[1]
+
+
+def _bench_record(path: Path) -> RunRecord | None:
+    run_dir = store.resolve(path)
+    if not store.is_run(run_dir):
+        return None
+    run = store.read(run_dir)
+    return run if run.kind == "bench" else None

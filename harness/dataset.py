@@ -1,13 +1,19 @@
-"""COCO 2017 layout check: fail in seconds, before any GPU hour is spent."""
+"""COCO 2017 layout check: fail in seconds, before any GPU hour is spent, on a COCO-sized tree too.
+
+Layout (annotation files, image folders), then per split what the training needs (harness.coco_rules),
+then with deep=True every image decoded (harness.image_check). The first problem is named, the rest
+counted by kind."""
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from harness import coco_file, coco_rules
 from harness.errors import BadInput
 
 SPLITS = ("train2017", "val2017")
@@ -24,6 +30,7 @@ class SplitSummary(BaseModel):
     images: int
     annotations: int
     categories: int
+    decoded: int | None = None  # deep: images opened and decoded
 
 
 class DatasetSummary(BaseModel):
@@ -31,71 +38,88 @@ class DatasetSummary(BaseModel):
 
     path: str
     splits: list[SplitSummary]
+    warnings: list[str] = []
 
 
 class DatasetInvalid(BadInput):
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        super().__init__(f"dataset invalid: {problems[0]}{more}")
+    def __init__(self, findings: coco_rules.Findings):
+        self.problems = [detail for _, detail in findings.samples]
+        self.counts = findings.counts
+        first_kind, first = findings.samples[0]
+        rest = findings.counts.copy()
+        rest[first_kind] -= 1
+        rest = +rest  # drops the kinds at zero
+        more = ", ".join(f"{count} x {kind}" for kind, count in rest.most_common())
+        total = sum(rest.values())
+        super().__init__(f"dataset invalid: {first}" + (f" (and {total} more: {more})" if total else ""))
 
 
-def check_dataset(root: Path) -> DatasetSummary:
-    """Validate a COCO 2017 detection layout; raise DatasetInvalid naming the first problem."""
+class Silent:
+    """No progress shown; harness.progress.StepBars draws it."""
+
+    @contextmanager
+    def step(self, what: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        yield lambda count: None
+
+
+def check_dataset(root: Path, categories: dict[int, str] | None = None, deep: bool = False,
+                  progress=Silent()) -> DatasetSummary:
+    """Validate a COCO 2017 detection layout; raise DatasetInvalid naming the first problem.
+
+    categories: the benchmark's by id (None: any, the same in both splits). deep: decode every image too."""
     root = Path(root)
+    findings = coco_rules.Findings()
     if not root.exists():
-        raise DatasetInvalid([f"{root} does not exist"])
-    if not root.is_dir():
-        raise DatasetInvalid([f"{root} is not a directory"])
-    problems: list[str] = []
-    loaded = {split: _load_annotations(root, split, problems) for split in SPLITS}
-    summaries = [_check_split(root, split, data, problems) for split, data in loaded.items() if data]
-    if all(loaded.values()):
-        _check_same_categories(loaded["train2017"], loaded["val2017"], problems)
-    if problems:
-        raise DatasetInvalid(problems)
-    return DatasetSummary(path=str(root.resolve()), splits=summaries)
+        findings.problem("no dataset", f"{root} does not exist")
+    elif not root.is_dir():
+        findings.problem("no dataset", f"{root} is not a directory")
+    else:
+        loaded = {split: _load(root, split, findings, progress) for split in SPLITS}
+        summaries = [_check_split(root, split, data, categories, deep, findings, progress)
+                     for split, data in loaded.items() if data is not None]
+        if all(data is not None for data in loaded.values()):
+            _check_same_categories(loaded["train2017"], loaded["val2017"], findings)
+    if findings.samples:
+        raise DatasetInvalid(findings)
+    return DatasetSummary(path=str(root.resolve()), splits=summaries, warnings=findings.warnings)
 
 
-def _load_annotations(root: Path, split: str, problems: list[str]) -> dict | None:
+def _load(root: Path, split: str, findings: coco_rules.Findings, progress) -> coco_file.CocoFile | None:
     path = annotation_file(root, split)
     if not path.is_file():
-        problems.append(f"missing annotation file {path}")
+        findings.problem("missing annotation file", f"missing annotation file {path}")
         return None
     try:
-        with path.open("rb") as handle:
-            data = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        problems.append(f"{path} is not valid JSON ({exc})")
+        with progress.step(f"reading {path.name}", path.stat().st_size) as advance:
+            return coco_file.read(path, advance)
+    except coco_file.NotCoco as exc:
+        findings.problem("not a COCO file", str(exc))
         return None
-    if not isinstance(data, dict):
-        problems.append(f"{path} is not a COCO detection file (top level is not an object)")
-        return None
-    missing = [key for key in ("images", "annotations", "categories") if not isinstance(data.get(key), list)]
-    if missing:
-        problems.append(f"{path} is not a COCO detection file (no list {', '.join(missing)})")
-        return None
-    return data
 
 
-def _check_split(root: Path, split: str, data: dict, problems: list[str]) -> SplitSummary:
+def _check_split(root: Path, split: str, data: coco_file.CocoFile, categories: dict[int, str] | None, deep: bool,
+                 findings: coco_rules.Findings, progress) -> SplitSummary:
     image_dir = root / split
     present = _file_names(image_dir)
     if present is None:
-        problems.append(f"missing image directory {image_dir}")
+        findings.problem("missing image directory", f"missing image directory {image_dir}")
         present = set()
-    image_ids = set()
-    for image in data["images"]:
-        image_ids.add(image.get("id"))
-        if image.get("file_name") not in present:
-            problems.append(f"image listed in {split} but absent: {image_dir / str(image.get('file_name'))}")
-    category_ids = {c.get("id") for c in data["categories"]}
-    for ann in data["annotations"]:
-        if ann.get("image_id") not in image_ids or ann.get("category_id") not in category_ids:
-            problems.append(f"{split} annotation {ann.get('id')} names an unknown image or category")
-    return SplitSummary(
-        split=split, images=len(data["images"]), annotations=len(data["annotations"]), categories=len(category_ids)
-    )
+    images = coco_rules.check_images(split, image_dir, data, present, findings)
+    with progress.step(f"checking {split} annotations", len(data.annotations)) as advance:
+        coco_rules.check_annotations(split, data, images.sizes, findings, advance)
+    coco_rules.check_categories(split, data, categories, findings)
+    decoded = _decode_images(image_dir, images.rows, findings, progress) if deep else None
+    return SplitSummary(split=split, images=len(data.images), annotations=len(data.annotations),
+                        categories=len(data.categories), decoded=decoded)
+
+
+def _decode_images(image_dir: Path, rows: list, findings: coco_rules.Findings, progress) -> int:
+    from harness.image_check import check_images  # Pillow and a process pool: only for --deep
+
+    with progress.step(f"decoding {image_dir.name} images", len(rows)) as advance:
+        for kind, detail in check_images(image_dir, rows, advance):
+            findings.problem(kind, detail)
+    return len(rows)
 
 
 def _file_names(directory: Path) -> set[str] | None:
@@ -106,10 +130,12 @@ def _file_names(directory: Path) -> set[str] | None:
         return None
 
 
-def _check_same_categories(train: dict, val: dict, problems: list[str]) -> None:
-    def categories(data: dict) -> set[tuple]:
-        return {(c.get("id"), c.get("name")) for c in data["categories"]}
+def _check_same_categories(train: coco_file.CocoFile, val: coco_file.CocoFile,
+                           findings: coco_rules.Findings) -> None:
+    def categories(data: coco_file.CocoFile) -> set[tuple]:
+        return {(c.id, c.name) for c in data.categories}
 
     if categories(train) != categories(val):
         diff = sorted(categories(train) ^ categories(val), key=str)
-        problems.append(f"categories differ between train2017 and val2017: {diff[:5]}")
+        findings.problem("categories differ between splits", f"categories differ between train2017 and val2017: "
+                                                               f"{diff[:5]}")

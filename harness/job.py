@@ -18,6 +18,15 @@ DIVERGENCE_GROWTH = 1000.0
 TRAINING_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "PYTHONUNBUFFERED": "1"}
 
 
+class BenchPlan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    warmup: int
+    iters: int
+    eval_images: int  # the evaluation's slice: the first images of the validation set
+    val_images: int  # the whole validation set, which the projection scales the slice's time to
+
+
 class JobRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -34,6 +43,7 @@ class JobRequest(BaseModel):
     cfg_options: tuple[str, ...] = ()  # KEY=VALUE overrides, handed to mmdet's --cfg-options
     resume: bool = False  # continue from the work_dir's last checkpoint (mmengine's --resume)
     stop_below_curve: float | None = None  # margin (AP points) under the reference curve that stops the run
+    bench: BenchPlan | None = None  # `harness bench`: an iteration loop of warmup + iters, timed by its hook
 
 
 class Job(BaseModel):
@@ -135,11 +145,27 @@ def _run_settings(request: JobRequest) -> dict:
         "randomness": {"seed": request.seed},
         **_harness_hooks(request),
     }
+    if request.bench is not None:
+        settings = {**_deep_merge(settings, _bench_settings(request.bench)), "train_cfg": _bench_loop(request.bench)}
     if request.platform == "cpu" and request.gpus * request.nodes > 1:
         # CPU processes talk over gloo; DDP must not be given device ids for a CPU model.
         settings["env_cfg"] = {"dist_cfg": {"backend": "gloo"}}
         settings["model_wrapper_cfg"] = {"type": "MMDistributedDataParallel", "device_ids": None}
     return settings
+
+
+def _bench_loop(plan: BenchPlan) -> dict:
+    """The benchmark's model, data pipeline and batch for warmup + iters iterations: mmengine's iteration loop,
+    so a bench never waits for an epoch's end, and one evaluation at its end. `_delete_`: none of the epoch
+    loop's keys reach it."""
+    total = plan.warmup + plan.iters
+    return {"_delete_": True, "type": "IterBasedTrainLoop", "max_iters": total, "val_interval": total}
+
+
+def _bench_settings(plan: BenchPlan) -> dict:
+    """The evaluation on a slice (the first images of the validation set); iteration-style log lines."""
+    return {"val_dataloader": {"dataset": {"indices": min(plan.eval_images, plan.val_images)}},
+            "log_processor": {"by_epoch": False}}
 
 
 def _harness_hooks(request: JobRequest) -> dict:
@@ -148,6 +174,9 @@ def _harness_hooks(request: JobRequest) -> dict:
     if request.checkpoint is not None:
         return {}
     hooks: list[dict] = [{"type": "HarnessReseedHook"}, {"type": "HarnessDivergenceHook", "growth": DIVERGENCE_GROWTH}]
+    if request.bench is not None:
+        hooks.append({"type": "HarnessBenchHook", "warmup": request.bench.warmup,
+                      "val_images": request.bench.val_images})
     if request.stop_below_curve is not None:
         curve = request.benchmark.reference().curve
         if not curve:

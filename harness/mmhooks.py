@@ -8,22 +8,28 @@
   weights before any NaN is logged). It logs one line the log parsers know, then raises.
 - HarnessCurveHook (off unless asked): stops a run whose bbox mAP stays below the reference's
   per-epoch curve by more than a margin for `patience` evaluations in a row.
+- HarnessBenchHook (`harness bench` only): times every training iteration (and the part of it spent
+  waiting for data), the evaluation's batches and metric, the checkpoint, and the peak device memory
+  of every process; logs them as one `harness-bench: {json}` line the harness reads (harness.bench).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import time
 
 import numpy as np
 import torch
-from mmengine.dist import all_reduce, is_distributed
+from mmengine.dist import all_gather_object, all_reduce, get_world_size, is_distributed
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 # The parsers read these lines (harness.logs.mmengine); keep the wording in step with them.
 DIVERGED = "harness: training diverged at iteration {iter} (epoch {epoch}): loss {loss} ({why})"
 BELOW_CURVE = "harness: stopped below the reference curve at epoch {epoch}: {detail}"
+BENCH = "harness-bench: "
 
 
 class TrainingDiverged(RuntimeError):
@@ -104,6 +110,64 @@ class HarnessCurveHook(Hook):
             line = BELOW_CURVE.format(epoch=epoch, detail="; ".join(self.below))
             runner.logger.error(line)
             raise StoppedBelowCurve(line)
+
+
+@HOOKS.register_module()
+class HarnessBenchHook(Hook):
+    """An iteration's time runs from the end of the one before (so it includes waiting for its data, as
+    mmengine's own `time` does); its data time from that end to the batch's arrival (`before_train_iter`)."""
+
+    priority = "LOWEST"  # after the checkpoint hook: its saving is timed, not hidden in the next iteration
+
+    def __init__(self, warmup: int, val_images: int):
+        self.warmup, self.val_images = warmup, val_images  # val_images: the whole set, which the slice stands for
+        self.clock = time.perf_counter
+        self.last_end: float | None = None
+        self.iterations: list[float] = []
+        self.data: list[float] = []
+        self.val_batches: list[list[float]] = []  # [seconds, images]
+        self.marks: dict[str, float] = {}
+
+    def before_train(self, runner) -> None:
+        self.marks["train_started_unix"] = time.time()
+        self.last_end = self.clock()
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self.data.append(self.clock() - self.last_end)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        now = self.clock()
+        self.iterations.append(now - self.last_end)
+        self.last_end = now
+
+    def before_val_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self.marks["val_batch_started"] = self.clock()
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        now = self.clock()
+        self.val_batches.append([now - self.marks["val_batch_started"], len(outputs or [])])
+        self.marks["val_batch_ended"] = now
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self.marks["metric_seconds"] = self.clock() - self.marks.get("val_batch_ended", self.clock())
+        self.marks["val_ended"] = self.clock()
+
+    def after_train_epoch(self, runner) -> None:  # the iteration loop calls it once, at its end
+        self.marks["checkpoint_seconds"] = self.clock() - self.marks.get("val_ended", self.last_end)
+
+    def after_train(self, runner) -> None:
+        peaks = all_gather_object(_peak_device_memory()) if is_distributed() else [_peak_device_memory()]
+        result = {"warmup": self.warmup, "val_images": self.val_images, "iterations": self.iterations, "data": self.data,
+                  "val_batches": self.val_batches, "iters_per_epoch": len(runner.train_dataloader),
+                  "world_size": get_world_size(), "peak_memory": peaks,
+                  **{key: self.marks.get(key) for key in ("train_started_unix", "metric_seconds",
+                                                           "checkpoint_seconds")}}
+        runner.logger.info(BENCH + json.dumps(result))
+
+
+def _peak_device_memory() -> int | None:
+    """Bytes the device allocated at most (cuda, and ixuca through the same API); None on the CPU."""
+    return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
 
 
 def _any_rank(flag: bool) -> bool:

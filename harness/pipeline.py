@@ -20,10 +20,10 @@ from harness import resume as resuming
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
 from harness.errors import BadInput, Diverged, Hung, ImageMissing, InfrastructureError, Interrupted, StoppedEarly
-from harness.job import Job, JobRequest, build_job
-from harness.progress import TrainingView, counting_bar
+from harness.job import BenchPlan, Job, JobRequest, build_job
+from harness.progress import StepBars, TrainingView, counting_bar
 from harness.record import Attempt, Preflight, RunRecord
-from harness.runspec import RunSpec, checked_cfg_options
+from harness.runspec import BenchOptions, RunSpec, checked_cfg_options
 from harness.scaling import learning_rate
 from harness.runtime import runtime_class
 from harness.runtime.base import Runtime, execute
@@ -64,7 +64,7 @@ def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool =
     if work_dir is None:
         store.require_writable()
     data = _fingerprint(request.data_root, deep or _was_deep(lineage.rerun_of), console)
-    run_dir = _run_dir(work_dir, run.benchmark + ("-eval" if run.kind == "eval" else ""))
+    run_dir = _run_dir(work_dir, run.benchmark + ("" if run.kind == "train" else f"-{run.kind}"))
     try:
         job, runtime = _rerun_runtime(run, request, run_dir, lineage)
         started = _initial_record(run_dir, run, request, job, runtime.facts(), data, lineage)
@@ -157,12 +157,24 @@ def _request(run: RunSpec, console: Console) -> JobRequest:
         checkpoints.check(Path(run.checkpoint))
     bench = spec.benchmark(run.benchmark)
     data_root = run.data_path or _synthetic_data(bench, console)
-    summary = check_dataset(data_root)
+    summary = check_dataset(data_root, bench.expected_categories, progress=StepBars(console))
     counts = ", ".join(f"{s.split} {s.images} images" for s in summary.splits)
     console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
+    for warning in summary.warnings:
+        console.print(f"[yellow]dataset warning[/] {warning}", highlight=False, soft_wrap=True)
     return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus,
                       gpu_ids=run.gpu_ids, seed=run.seed, epochs=run.epochs, checkpoint=Path(run.checkpoint) if run.checkpoint else None,
-                      cfg_options=run.cfg_options, stop_below_curve=run.stop_below_curve)
+                      cfg_options=run.cfg_options, stop_below_curve=run.stop_below_curve,
+                      bench=_bench_plan(run, summary))
+
+
+def _bench_plan(run: RunSpec, summary) -> BenchPlan | None:
+    if run.kind != "bench":
+        return None
+    options = run.bench or BenchOptions()
+    val_images = next(split.images for split in summary.splits if split.split == "val2017")
+    return BenchPlan(warmup=options.warmup, iters=options.iters, eval_images=options.eval_images,
+                     val_images=val_images)
 
 
 def _synthetic_data(bench: spec.Benchmark, console: Console) -> Path:
@@ -334,12 +346,23 @@ def _finish(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, st
     done = started.model_copy(update={
         "status": status, "finished": ended, "exit_code": code, "error": error,
         "attempts": [*started.attempts[:-1], last],
-        "final_metrics": final.metrics if final and final.metrics else None,
+        "final_metrics": final.metrics if final and final.metrics and started.kind != "bench" else None,
+        "bench": _bench_result(run_dir, started) if status == "succeeded" and started.kind == "bench" else None,
         "learning_rate": learning_rate(run_dir / started.console_log, run_dir / started.work_dir / store.CONFIG),
         "resolved_config_sha256": _sha256(run_dir / started.work_dir / store.CONFIG),
     })
     store.write(run_dir, done)
     return done
+
+
+def _bench_result(run_dir: Path, started: RunRecord):
+    """A bench's timings (the evaluation of its slice is no accuracy result: final_metrics stays empty)."""
+    from harness import bench
+
+    timings = bench.logged(run_dir / started.console_log)
+    return bench.result(timings, total_batch=started.total_batch, epochs=started.epochs,
+                        val_interval=spec.benchmark(started.benchmark).schedule.val_interval,
+                        attempt_started=started.attempts[-1].started)
 
 
 def _sha256(path: Path) -> str | None:

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from harness.logs import Evaluation, TrainStep, parse_line
 from harness.logs.mmengine import EMPTY_RESULTS
@@ -19,6 +20,20 @@ def counting_bar(console: Console, what: str, total: int) -> Iterator[Callable[[
                   transient=True) as progress:
         task = progress.add_task(what, total=total)
         yield lambda: progress.advance(task)
+
+
+class StepBars:
+    """harness.dataset's progress: one transient bar per step (bytes read, annotations checked, images decoded)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    @contextmanager
+    def step(self, what: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        with Progress(TextColumn(what), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=self.console,
+                      transient=True) as progress:
+            task = progress.add_task(what, total=total)
+            yield lambda count: progress.advance(task, count)
 
 
 class TrainingView:

@@ -12,13 +12,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness.bench import BenchResult
 from harness.errors import BadInput
 from harness.fingerprint import DatasetFingerprint
 from harness.host import Environment
 from harness.runspec import RunSpec
 
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 GROUP_SCHEMA_VERSION = 2
 READABLE_GROUP_VERSIONS = (1, 2)
 # diverged: stopped by the divergence check; stopped: stopped below the reference curve (--stop-below-curve)
@@ -118,6 +119,7 @@ class RunRecord(BaseModel):
     resolved_config_sha256: str | None = None  # the config mmengine resolved and dumped into work_dir
     final_metrics: dict[str, float] | None = None  # AP points (0-100)
     learning_rate: dict[str, float] | None = None  # base and effective LR after --auto-scale-lr, and the batches
+    bench: BenchResult | None = None  # kind bench: throughput, memory, the projected time of the full schedule
     metrics_unit: str = "AP points (0-100)"
 
     # What ran is the spec's; these read it for the many places that ask.
@@ -204,14 +206,14 @@ def upgrade_schema_2(data: dict) -> dict:
 
 def upgrade_schema_3(data: dict) -> dict:
     """Schema 4 adds the slurm runtime (spec.slurm, the record's slurm job), schema 5 the watchdog (status hung,
-    spec.hang_timeout) and the preflight (spec.skip_preflight, each attempt's preflight): nothing to change in
-    a schema 3 or 4 record."""
+    spec.hang_timeout) and the preflight (spec.skip_preflight, each attempt's preflight), schema 6 the bench runs
+    (kind bench, spec.bench, the record's bench): nothing to change in a schema 3, 4 or 5 record."""
     return {**data, "schema_version": SCHEMA_VERSION}
 
 
 UPGRADES = {1: lambda data: upgrade_schema_3(upgrade_schema_2(upgrade_schema_1(data))),
             2: lambda data: upgrade_schema_3(upgrade_schema_2(data)), 3: upgrade_schema_3, 4: upgrade_schema_3,
-            5: lambda data: data}
+            5: upgrade_schema_3, 6: lambda data: data}
 
 
 def read_record(path: Path) -> RunRecord:

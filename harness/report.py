@@ -136,30 +136,32 @@ def references_table(benchmarks) -> Table:
 
 def dataset_table(summary: DatasetSummary) -> Table:
     table = Table(title=f"{summary.path}: valid COCO 2017 layout", title_justify="left")
-    for column in ("split", "images", "annotations", "categories"):
+    deep = any(split.decoded is not None for split in summary.splits)
+    for column in ("split", "images", "annotations", "categories") + (("decoded",) if deep else ()):
         table.add_column(column, justify="right" if column != "split" else "left")
     for split in summary.splits:
-        table.add_row(split.split, str(split.images), str(split.annotations), str(split.categories))
+        decoded = (str(split.decoded),) if deep else ()
+        table.add_row(split.split, str(split.images), str(split.annotations), str(split.categories), *decoded)
     return table
 
 
 def runs_listing(entries) -> Table:
     """store.Entry rows: a record, or why it cannot be read."""
     table = Table(title="Runs (bbox mAP in AP points)", title_justify="left")
-    for column in ("run", "benchmark", "kind", "status", "platform", "gpus", "seed", "epochs", "bbox_mAP", "group",
-                   "started"):
+    for column in ("run", "benchmark", "kind", "status", "platform", "gpus", "seed", "epochs", "bbox_mAP", "img/s",
+                   "group", "started"):
         table.add_column(column, overflow="fold")
     for entry in entries:
         run = entry.record
         if run is None:
-            table.add_row(entry.path.name, "-", "-", f"[red]unreadable[/]: {entry.error}", *["-"] * 7)
+            table.add_row(entry.path.name, "-", "-", f"[red]unreadable[/]: {entry.error}", *["-"] * 8)
             continue
         value = (run.final_metrics or {}).get("bbox_mAP")
         style = {"succeeded": "green", "failed": "red", "diverged": "red", "stopped": "red",
                  "hung": "red", "interrupted": "yellow"}.get(run.status, "")
         table.add_row(run.run_id, run.benchmark, run.kind, f"[{style}]{run.status}[/]" if style else run.status,
-                      run.platform, str(run.gpus), str(run.seed), str(run.epochs), points(value), run.group or "-",
-                      run.started)
+                      run.platform, str(run.gpus), str(run.seed), str(run.epochs), points(value),
+                      f"{run.bench.images_per_second:.2f}" if run.bench else "-", run.group or "-", run.started)
     return table
 
 

@@ -30,7 +30,9 @@ def resumable(run_dir: Path) -> RunRecord:
         raise BadInput(f"--resume {run_dir}: not a harness run (no {store.RECORD}); pass a run id or directory")
     run = store.read(run_dir)
     if run.kind != "train":
-        raise BadInput(f"--resume {run.run_id}: an eval run is not resumable; run `harness eval` again")
+        article = "an" if run.kind == "eval" else "a"
+        raise BadInput(f"--resume {run.run_id}: {article} {run.kind} run is not resumable; run `harness {run.kind}` "
+                       "again")
     if run.status in REFUSED:
         raise BadInput(f"--resume {run.run_id}: not resumable: {REFUSED[run.status].format(id=run.run_id)}")
     refuse_if_alive(run, run_dir)

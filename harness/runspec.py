@@ -39,8 +39,17 @@ class SlurmOptions(Frozen):
     container: Literal["docker"] | None = None  # each node's task in the platform's image (the docker options)
 
 
+class BenchOptions(Frozen):
+    """`harness bench`: a short real training, the first `warmup` iterations discarded, `iters` timed, then one
+    evaluation of the first `eval_images` validation images."""
+
+    warmup: int = Field(default=5, ge=1)
+    iters: int = Field(default=20, ge=2)
+    eval_images: int = Field(default=100, ge=1)
+
+
 class RunSpec(Frozen):
-    kind: Literal["train", "eval"] = "train"
+    kind: Literal["train", "eval", "bench"] = "train"
     benchmark: str
     data: str | None = None  # a COCO 2017 directory; None: the benchmark's synthetic data
     platform: Platform
@@ -56,6 +65,7 @@ class RunSpec(Frozen):
     stop_below_curve: float | None = None  # margin in AP points; None: off
     hang_timeout: float | None = Field(default=None, ge=0)  # seconds (harness.watchdog); None: the default rule, 0: off
     skip_preflight: bool = False  # harness.preflight: the attempt records that it was skipped
+    bench: BenchOptions | None = None  # kind bench
 
     @property
     def data_path(self) -> Path | None:
@@ -102,4 +112,4 @@ def checked_choice(value: str | None, choices: tuple[str, ...], what: str) -> st
     return value
 
 
-__all__ = ["DockerOptions", "RunSpec", "SlurmOptions", "checked_cfg_options", "checked_choice", "train_args"]
+__all__ = ["BenchOptions", "DockerOptions", "RunSpec", "SlurmOptions", "checked_cfg_options", "checked_choice", "train_args"]

@@ -81,6 +81,15 @@ class Benchmark(Frozen):
     overrides: dict = Field(default_factory=dict)
     references: list[Reference] = Field(default_factory=list)
     default_reference: str | None = None
+    categories: Literal["coco"] | None = None  # the dataset check expects COCO 2017's 80 categories
+
+    @property
+    def expected_categories(self) -> dict[int, str] | None:
+        if self.categories is None:
+            return None
+        from harness.coco_categories import COCO_80
+
+        return COCO_80
 
     @model_validator(mode="after")
     def _default_reference_exists(self) -> Benchmark:

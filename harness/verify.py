@@ -99,6 +99,9 @@ def load_target(path: Path | None, benchmark_name: str | None) -> Target:
     path = store.resolve(path)
     if store.is_run(path):
         run = store.read(path)
+        if run.kind == "bench":
+            raise BadInput(f"{run.run_id} is a bench run: it measures speed, not accuracy (its evaluation is of a "
+                           "slice); compare bench runs with `harness compare A B`, judge a training run")
         failure = None if run.status in ("succeeded", "running") else f"the run {run.status}"
         if failure and run.error:
             failure = f"{failure}: {run.error}"

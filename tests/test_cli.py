@@ -101,7 +101,7 @@ def digest(path) -> str:
 
 def test_smoke_run_is_recorded(smoke_run):
     record = json.loads((smoke_run / "run.json").read_text())
-    assert record["schema_version"] == 5 and record["status"] == "succeeded" and record["exit_code"] == 0
+    assert record["schema_version"] == 6 and record["status"] == "succeeded" and record["exit_code"] == 0
     assert record["spec"]["benchmark"] == "smoke" and record["spec"]["platform"] == "cpu" and record["synthetic_data"]
     assert record["spec"]["data"] is None and record["spec"]["epochs"] == 20 and record["spec"]["cfg_options"] == []
     stack = record["environment"]["stack"]

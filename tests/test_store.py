@@ -79,7 +79,7 @@ def test_a_schema_2_record_written_by_the_previous_harness_reads_as_schema_3(tmp
     """tests/data/run-schema2.json: the record of a real 1-epoch smoke run by commit e97e67b."""
     old = record.read_record(DATA / "run-schema2.json")
     raw = json.loads((DATA / "run-schema2.json").read_text())
-    assert raw["schema_version"] == 2 and old.schema_version == 5
+    assert raw["schema_version"] == 2 and old.schema_version == 6
     assert raw["spec"]["docker"]["gpu_ids"] is None and old.spec.gpu_ids is None and "gpu_ids" not in old.spec.docker.model_dump()
     assert old.environment.stack.packages["mmdet"] == raw["environment"]["mmdet"] == "3.3.0"
     assert old.environment.machine.hostname == raw["environment"]["hostname"]
