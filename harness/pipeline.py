@@ -291,7 +291,21 @@ def _execute(run_dir: Path, runtime: Runtime, job: Job, started: RunRecord, cons
         reason = f"training exited with code {code}: {cause or _last_exception(lines)}"
         _finish(run_dir, started, parsed, "failed", code, reason)
         raise InfrastructureError(f"{reason} (full output: {console_log})")
+    if started.kind == "bench" and (missing := _missing_timings(run_dir / started.console_log)):
+        _finish(run_dir, started, parsed, "failed", code, missing)
+        raise InfrastructureError(missing)
     return _finish(run_dir, started, parsed, "succeeded", code, None)
+
+
+def _missing_timings(console_log: Path) -> str | None:
+    """A bench whose training ended well but logged no timings failed (and its record says so)."""
+    from harness import bench
+
+    try:
+        bench.logged(console_log)
+    except InfrastructureError as exc:
+        return str(exc)
+    return None
 
 
 class PreflightReports:

@@ -35,7 +35,7 @@ def test_train_image_listed_but_absent(cli, tmp_path):
         image.unlink()
     result = cli("train", "--data", root)
     assert result.exit_code == 2
-    assert one_line_error(result).endswith("(and 2 more problems)")
+    assert one_line_error(result).endswith("(and 2 more: 2 x image absent)")
 
 
 def test_train_unknown_benchmark(cli):
@@ -214,7 +214,7 @@ def test_verify_run_record_of_an_unknown_schema_version(cli, smoke_run, tmp_path
     future = copy_run(smoke_run, tmp_path / "future", schema_version=99)
     result = cli("verify", future)
     assert result.exit_code == 2
-    assert "has schema version 99, newer than this harness reads (up to 5); upgrade the harness" in one_line_error(result)
+    assert "has schema version 99, newer than this harness reads (up to 6); upgrade the harness" in one_line_error(result)
 
 
 def test_verify_bad_tolerance_and_policy(cli, smoke_run):

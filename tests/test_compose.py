@@ -67,6 +67,6 @@ def test_a_run_through_docker_compose_lands_on_the_host_and_is_judged(cli, compo
     verdict = cli("verify", run_dir.path, "--json")
     judged = json.loads(verdict.stdout)  # one epoch from scratch is far below the 20-epoch reference
     assert verdict.exit_code == 1 and judged["verdict"] == "out_of_tolerance", verdict.stdout + verdict.stderr
-    assert judged["runs"][0]["status"] == "succeeded" and judged["value"] < 10
+    assert judged["runs"][0]["status"] == "finished" and judged["value"] < 10
     assert docker_engine.leftover_containers(docker.from_env()) == []
     assert not docker.from_env().containers.list(all=True, filters={"label": f"com.docker.compose.project={PROJECT}"})
