@@ -291,21 +291,14 @@ def _execute(run_dir: Path, runtime: Runtime, job: Job, started: RunRecord, cons
         reason = f"training exited with code {code}: {cause or _last_exception(lines)}"
         _finish(run_dir, started, parsed, "failed", code, reason)
         raise InfrastructureError(f"{reason} (full output: {console_log})")
-    if started.kind == "bench" and (missing := _missing_timings(run_dir / started.console_log)):
-        _finish(run_dir, started, parsed, "failed", code, missing)
-        raise InfrastructureError(missing)
-    return _finish(run_dir, started, parsed, "succeeded", code, None)
-
-
-def _missing_timings(console_log: Path) -> str | None:
-    """A bench whose training ended well but logged no timings failed (and its record says so)."""
-    from harness import bench
-
-    try:
-        bench.logged(console_log)
-    except InfrastructureError as exc:
-        return str(exc)
-    return None
+    timed = None
+    if started.kind == "bench":
+        try:
+            timed = _bench_result(run_dir, started)
+        except InfrastructureError as exc:  # the training ended well but logged no timings: the bench failed
+            _finish(run_dir, started, parsed, "failed", code, str(exc))
+            raise
+    return _finish(run_dir, started, parsed, "succeeded", code, None, timed)
 
 
 class PreflightReports:
@@ -351,8 +344,8 @@ def _parsed(run_dir: Path, started: RunRecord) -> logs.ParsedLog | None:
 
 
 def _finish(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, status: str, code: int | None,
-            error: str | None) -> RunRecord:
-    """parsed: the work_dir's logs as the attempt left them, read once by the caller."""
+            error: str | None, timed=None) -> RunRecord:
+    """parsed: the work_dir's logs as the attempt left them, read once by the caller; timed: a bench's result."""
     final = parsed.final if parsed else None
     ended = record.now()
     last = started.attempts[-1].model_copy(update={"status": status, "finished": ended, "exit_code": code,
@@ -361,7 +354,7 @@ def _finish(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, st
         "status": status, "finished": ended, "exit_code": code, "error": error,
         "attempts": [*started.attempts[:-1], last],
         "final_metrics": final.metrics if final and final.metrics and started.kind != "bench" else None,
-        "bench": _bench_result(run_dir, started) if status == "succeeded" and started.kind == "bench" else None,
+        "bench": timed,
         "learning_rate": learning_rate(run_dir / started.console_log, run_dir / started.work_dir / store.CONFIG),
         "resolved_config_sha256": _sha256(run_dir / started.work_dir / store.CONFIG),
     })
