@@ -9,10 +9,10 @@ stack (configs/stack/README.md) is handled here, in order:
   6.    torchvision is never installed (RepPoints does not need it; PyPI's build breaks CPU torch).
 The compiled mmcv wheel is cached outside the repository, keyed by mmcv, torch, Python and machine.
 
---engine also prepares this machine for container builds and the tests' Slurm cluster: Debian's Docker
-engine, Compose v1, debootstrap, slurm-wlm and munge (installed with apt when missing, as root), and the cpu
-image's wheelhouse (torch's
-CPU wheel and the compiled mmcv) under the cache, where `harness build --platform cpu` looks.
+--engine also prepares this machine for container builds, the tests' Slurm cluster and the published site's
+browser tests: Debian's Docker engine, Compose v1, debootstrap, slurm-wlm, munge and chromium (installed with
+apt when missing, as root), and the cpu image's wheelhouse (torch's CPU wheel and the compiled mmcv) under the
+cache, where `harness build --platform cpu` looks.
 """
 
 from __future__ import annotations
@@ -141,12 +141,12 @@ def keep_in_cache(wheel: Path, cache: Path) -> None:
 
 
 ENGINE_PACKAGES = {"dockerd": "docker.io", "docker-compose": "docker-compose", "debootstrap": "debootstrap",
-                   "slurmctld": "slurm-wlm", "munged": "munge", "iptables": "iptables"}
+                   "slurmctld": "slurm-wlm", "munged": "munge", "iptables": "iptables", "chromium": "chromium"}
 
 
 def engine_packages() -> None:
-    """Debian's docker.io, docker-compose, debootstrap, and Slurm with munge (the tests' cluster), for the ones
-    whose command is missing."""
+    """Debian's docker.io, docker-compose, debootstrap, Slurm with munge (the tests' cluster) and chromium (the
+    site's browser tests), for the ones whose command is missing."""
     missing = sorted({package for command, package in ENGINE_PACKAGES.items() if not shutil.which(command)})
     if not missing:
         return
@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=default_cache(), help="where the compiled mmcv wheel is kept")
     parser.add_argument("--dev", action="store_true", help="also install the test tools")
     parser.add_argument("--engine", action="store_true",
-                        help="also install Docker, Compose v1, debootstrap and Slurm (apt) and fill the cpu image's wheelhouse")
+                        help="also install Docker, Compose v1, debootstrap, Slurm and Chromium (apt) and fill the cpu image's "
+                             "wheelhouse")
     args = parser.parse_args(argv)
     try:
         bootstrap(args.venv, args.cache, args.dev, args.engine)

@@ -15,7 +15,7 @@ from typer.exceptions import TyperException
 # Only what every command needs is imported here; the Docker SDK, matplotlib, scipy and the
 # OpenMMLab stack are imported by the commands that use them, so the CLI answers at once.
 from harness.choices import PLATFORMS, POLICIES, RUNTIMES
-from harness.errors import ExitCode, HarnessError
+from harness.errors import BadInput, ExitCode, HarnessError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -487,19 +487,29 @@ def report_command(
 
 @app.command("compare")
 def compare_command(
-    a: Annotated[Path, typer.Argument(help="Run id, run directory, work_dir or log (mmdet 2.x logs too).")],
-    b: Annotated[Path, typer.Argument(help="The run or log to compare with A.")],
+    a: Annotated[Optional[Path], typer.Argument(help="Run id, run directory, work_dir or log (mmdet 2.x logs too).",
+                                                show_default=False)] = None,
+    b: Annotated[Optional[Path], typer.Argument(help="The run or log to compare with A.", show_default=False)] = None,
+    group: Annotated[Optional[list[str]], typer.Option(
+        "--group", help="Two repro groups instead of two runs: --group A --group B (A the baseline).",
+        show_default=False)] = None,
     benchmark: Annotated[Optional[str], typer.Option(help="Benchmark the logs belong to, when not harness runs.")] = None,
     tolerance: Annotated[Optional[float], typer.Option(help="AP points; default: the benchmark's reference tolerance.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ):
-    """bbox mAP per epoch of two runs, and the first epoch where they part by more than the tolerance; or, of two
-    bench runs, the speed-up of B over A with its 95 % interval.
+    """bbox mAP per epoch of two runs, and the first epoch where they part by more than the tolerance; of two
+    bench runs, the speed-up of B over A with its 95 % interval; of two groups (--group A --group B), the
+    difference of their mean bbox mAP with a Welch t-test, the throughput ratio and the environment that differs.
 
-    Exit code 0: they never part (bench runs: always); 1: they do."""
+    Exit code 0: they never part (bench runs: always; groups: B is not significantly worse than A by more than
+    the benchmark's tolerance); 1: they do (B is)."""
     from harness import compare as comparison, report, verify as verification
     from harness.policy import checked_tolerance
 
+    if group:
+        _compare_groups(group, a, b, tolerance, as_json)
+    if a is None or b is None:
+        raise BadInput("compare needs two runs (A B) or two groups (--group A --group B)")
     benches = comparison.bench_runs(a, b)
     if benches is not None:
         _compare_benches(*benches, as_json)
@@ -514,6 +524,23 @@ def compare_command(
     else:
         console.print(report.comparison_table(result))
         console.print(report.comparison_finding(result), highlight=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _compare_groups(groups: list[str], a, b, tolerance, as_json: bool) -> None:
+    from harness import group_compare, report_groups
+
+    if len(groups) != 2 or a is not None or b is not None or tolerance is not None:
+        raise BadInput("--group takes exactly two groups (--group A --group B) and no runs or --tolerance (the "
+                       "benchmark's tolerance applies)")
+    result = group_compare.compare(*groups)
+    if as_json:
+        typer.echo(json.dumps(report_groups.to_json(result), indent=2))
+    else:
+        console.print(report_groups.comparison_table(result))
+        if result.differences:
+            console.print(report_groups.differences_table(result))
+        console.print(result.finding, highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -553,6 +580,21 @@ def runs(
                                                            else ""), highlight=False)
     else:
         console.print(report.runs_listing(found))
+
+
+@app.command()
+def publish(
+    out: Annotated[Optional[Path], typer.Option(help="Directory of the site; default results/site. Publishing again "
+                                                     "replaces only what an earlier publish wrote there.")] = None,
+):
+    """A static site of the results store: every benchmark's latest verdict per stack, a page per run and per
+    group (curves, record, how to reproduce it), and a comparison of two groups. Opens from disk: no server."""
+    from harness import site, store
+
+    done = site.publish(out or store.root() / "site")
+    removed = f", {done.removed} stale file(s) removed" if done.removed else ""
+    console.print(f"published {done.runs} runs and {done.groups} groups ({done.files} files{removed}) in "
+                  f"{done.seconds:.1f} s: {done.out / 'index.html'}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -190,12 +190,14 @@ def _new_report_dir(folder: Path) -> Path:
     raise BadInput(f"{folder} holds too many reports; pass --out")
 
 
-def judge(group: GroupRecord) -> tuple[verify.Judgement, list[tuple[str, verify.Target]]]:
+def judge(group: GroupRecord, found: dict[int, store.Entry] | None = None,
+          load: Callable[[Path], verify.Target] | None = None) -> tuple[verify.Judgement, list[tuple[str, verify.Target]]]:
     """The group's runs, in seed order, by the multi-run rules; a seed that never ran is named in a warning.
 
-    Each target comes labelled `seed N`, for plots."""
-    found = members(group.group_id)
-    labelled = labelled_targets(group, found)
+    Each target comes labelled `seed N`, for plots; found: the group's members and load: their targets, when
+    already read (harness.site reads every run once)."""
+    found = members(group.group_id) if found is None else found
+    labelled = labelled_targets(group, found, load)
     result = verify.judge([target for _, target in labelled])
     missing = [str(seed) for seed in group.seeds if seed not in found]
     if missing:
@@ -203,10 +205,12 @@ def judge(group: GroupRecord) -> tuple[verify.Judgement, list[tuple[str, verify.
     return result, labelled
 
 
-def labelled_targets(group: GroupRecord, found: dict[int, store.Entry] | None = None) -> list[tuple[str, verify.Target]]:
+def labelled_targets(group: GroupRecord, found: dict[int, store.Entry] | None = None,
+                     load: Callable[[Path], verify.Target] | None = None) -> list[tuple[str, verify.Target]]:
     """The group's runs in seed order, each labelled `seed N`; found: its members, when already read."""
     found = members(group.group_id) if found is None else found
-    labelled = [(f"seed {seed}", verify.load_target(found[seed].path, None)) for seed in group.seeds if seed in found]
+    load = load or (lambda path: verify.load_target(path, None))
+    labelled = [(f"seed {seed}", load(found[seed].path)) for seed in group.seeds if seed in found]
     if not labelled:
         raise BadInput(f"group {group.group_id} has no runs yet (`harness repro --resume {group.group_id}` runs them)")
     return labelled

@@ -181,5 +181,25 @@ def read_group(group_id: str) -> record.GroupRecord:
     return record.read_group(path)
 
 
+@dataclass(frozen=True)
+class GroupEntry:
+    """One group directory: its record, or why it cannot be read."""
+
+    path: Path
+    record: record.GroupRecord | None
+    error: str | None = None
+
+
+def groups(where: Path | None = None) -> list[GroupEntry]:
+    """Every group under the store, in the order of their directory names (created time first)."""
+    found = []
+    for path in sorted(((where or root()) / GROUPS).glob(f"*/{GROUP_RECORD}")):
+        try:
+            found.append(GroupEntry(path.parent, record.read_group(path)))
+        except BadInput as exc:
+            found.append(GroupEntry(path.parent, None, str(exc)))
+    return found
+
+
 def image_records_dir() -> Path:
     return root() / IMAGES

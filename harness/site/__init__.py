@@ -1,0 +1,34 @@
+"""`harness publish`: a static site of the results store (harness.site.collect -> render -> output)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Published:
+    out: Path
+    runs: int
+    groups: int
+    files: int
+    removed: int
+    seconds: float
+
+
+def publish(out: Path, where: Path | None = None) -> Published:
+    from harness import store
+    from harness.site import collect, output, render
+
+    started = time.monotonic()
+    source = where or store.root()
+    if not source.is_dir():
+        raise BadInput(f"no results store at {source} (run `harness train` first; HARNESS_RESULTS moves it)")
+    site = collect.collect(source)
+    files = render.pages(site)
+    removed = output.write_site(out, files)
+    return Published(out=out, runs=len(site.runs), groups=len(site.groups), files=len(files), removed=removed,
+                     seconds=time.monotonic() - started)
