@@ -22,7 +22,7 @@ def loss_curve(log: ParsedLog, out: Path) -> Path:
     points = [(s.iter, s.loss) for s in log.steps if s.loss is not None]
     axes.plot([p[0] for p in points], [p[1] for p in points], linewidth=1.2, label="loss")
     if log.diverged_at:
-        axes.axvline(log.diverged_at.iter, color="red", linestyle=":", label="loss became NaN/inf")
+        axes.axvline(log.diverged_at.iter, color="red", linestyle=":", label=f"diverged at iteration {log.diverged_at.iter}")
     axes.set(xlabel="iteration", ylabel="loss", title="Training loss")
     axes.grid(alpha=0.3)
     axes.legend()

@@ -125,6 +125,8 @@ def test_the_site_data_holds_every_run_newest_first_and_every_pair_of_groups(gol
     assert (row.source, row.verdict) == (failed.run_id, "incomplete"), "the newest verdict, a failed run's too"
     bench = next(run for run in site.runs if run.kind == "bench")
     assert row.bench_run == bench.run_id and row.images_per_second == bench.bench["images_per_second"]
+    passed = next(run for run in site.runs if run.verdict == "pass")
+    assert (row.last_pass, row.last_pass_kind) == (passed.run_id, "run"), "the newest pass, older than the failure"
 
 
 def test_an_unreadable_record_is_listed_not_fatal(cli, golden, tmp_path):

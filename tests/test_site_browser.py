@@ -98,6 +98,7 @@ def test_the_index_lists_every_run_with_its_verdict_newest_first(browser, site, 
     assert "cpu" in stack and "2.13.0" in stack and run_of("failed") in stack and "incomplete" in stack, \
         "the latest verdict of the stack is the newest run's, a failed one's too"
     assert visit.page.locator("#stacks tbody tr td").nth(9).inner_text() not in ("", "-"), "the bench's images/s"
+    assert visit.page.locator("#stacks .last-pass").inner_text() == run_of("succeeded"), "and the newest pass"
     visit.assert_clean()
     shutil.copyfile(tmp_path / "screenshots" / "index.html.png", tmp_path / "index.png")
     visit.page.set_viewport_size({"width": 1100, "height": 640})
@@ -122,6 +123,8 @@ def test_a_run_page_draws_its_curves_and_says_how_to_reproduce_it(browser, site,
         assert non_blank_pixels(visit.page, chart) > 2000, f"{chart} is blank"
     reproduce = visit.page.locator(".reproduce").inner_text()
     assert f"harness rerun {run_id}" in reproduce and "harness train --benchmark smoke" in reproduce
+    source = golden_runs()[run_id]["environment"]["source"]
+    assert source["dirty"] and f"harness revision: {source['revision']}-dirty (the checkout had uncommitted" in reproduce
     assert "torch" in visit.page.locator("table.facts").inner_text()
     visit.assert_clean()
 
@@ -131,7 +134,8 @@ def test_a_diverged_run_page_marks_the_divergence_on_the_loss_curve(browser, sit
     assert visit.page.locator(".verdict-line").inner_text().startswith("diverged")
     data = visit.page.evaluate("JSON.parse(document.getElementById('page-data').textContent)")
     (loss,) = [chart for chart in data["charts"] if chart["id"] == "loss"]
-    assert loss["vlines"] and "NaN/inf" in loss["vlines"][0]["label"]
+    diverged = golden_runs()[run_of("diverged")]["attempts"][-1]["error"]
+    assert loss["vlines"] == [{"x": 5, "label": "diverged at iteration 5"}] and "at iteration 5 " in diverged
     assert non_blank_pixels(visit.page, "chart-loss") > 2000
     visit.assert_clean()
 
@@ -140,7 +144,10 @@ def test_a_group_page_overlays_its_runs_on_the_reference(browser, site, tmp_path
     visit = Visit(browser, site, "groups/golden-a.html", tmp_path / "screenshots")
     assert visit.page.locator("table.runs tbody tr").count() == 3
     assert non_blank_pixels(visit.page, "chart-map") > 2000
-    assert "harness repro --benchmark smoke" in visit.page.locator(".reproduce").inner_text()
+    reproduce = visit.page.locator(".reproduce").inner_text()
+    (revision,) = {run["environment"]["source"]["revision"] for run in golden_runs().values()
+                   if run.get("group") == "golden-a"}
+    assert "harness repro --benchmark smoke" in reproduce and f"harness revision: {revision}" in reproduce
     visit.assert_clean()
 
 

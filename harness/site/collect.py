@@ -80,6 +80,9 @@ class StackRow(Frozen):
     images_per_second: float | None
     projected_seconds: float | None
     bench_run: str | None
+    last_pass: str | None = None  # the newest run or group that passed, when the newest verdict is not a pass
+    last_pass_kind: str | None = None
+    last_pass_when: str | None = None
 
 
 class Site(Frozen):
@@ -216,20 +219,25 @@ def stack_rows(runs: list[RunView], groups: list[GroupView]) -> list[StackRow]:
 def _stack_row(key, judged: list, benches: list[RunView]) -> StackRow:
     benchmark, stack = key[0], dict(zip(STACK_FACTS, key[1]))
     bench = max(benches, key=lambda r: r.started) if benches else None
-    speed = dict(images_per_second=bench.bench["images_per_second"] if bench else None,
-                 projected_seconds=bench.bench["projected_seconds"] if bench else None,
-                 bench_run=bench.run_id if bench else None)
+    common = dict(images_per_second=bench.bench["images_per_second"] if bench else None,
+                  projected_seconds=bench.bench["projected_seconds"] if bench else None,
+                  bench_run=bench.run_id if bench else None)
     if not judged:
         return StackRow(benchmark=benchmark, stack=stack, verdict=None, value=None, spread=None, runs=0,
-                        source=None, source_kind=None, when=None, **speed)
+                        source=None, source_kind=None, when=None, **common)
     when, kind, latest = max(judged, key=lambda item: item[0])
+    passes = [item for item in judged if item[2].verdict == "pass"]
+    if passes and latest.verdict != "pass":
+        passed_when, passed_kind, passed = max(passes, key=lambda item: item[0])
+        passed_id = passed.group_id if passed_kind == "group" else passed.run_id
+        common |= dict(last_pass=passed_id, last_pass_kind=passed_kind, last_pass_when=passed_when)
     if kind == "group":
         side = latest.side
         return StackRow(benchmark=benchmark, stack=stack, verdict=latest.verdict, value=side.mean, spread=side.std,
                         runs=len(side.values) + side.unfinished, source=latest.group_id, source_kind="group",
-                        when=when, **speed)
+                        when=when, **common)
     return StackRow(benchmark=benchmark, stack=stack, verdict=latest.verdict, value=latest.value, spread=None,
-                    runs=1, source=latest.run_id, source_kind="run", when=when, **speed)
+                    runs=1, source=latest.run_id, source_kind="run", when=when, **common)
 
 
 def comparisons(groups: list[GroupView]) -> list[GroupComparison]:

@@ -51,7 +51,7 @@ def pages(site: Site) -> dict[str, bytes]:
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("harness.site", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(points=_points, href=lambda name: quote(name, safe=""), duration=_duration)
+    env.filters.update(points=_points, href=lambda name: quote(name, safe=""), duration=_duration, image=_image)
     return env
 
 
@@ -74,6 +74,13 @@ def _points(value: float | None, spread: float | None = None) -> str:
     if value is None:
         return "-"
     return f"{value:.2f}" + (f" ± {spread:.2f}" if spread is not None else "")
+
+
+def _image(image: dict | None) -> str | None:
+    """A run's image as its reference and id: the tag can move in months, the id cannot."""
+    if not image:
+        return None
+    return " ".join(part for part in (image.get("reference"), image.get("id") and f"({image['id']})") if part) or None
 
 
 def _duration(seconds: float | None) -> str:
@@ -104,7 +111,7 @@ def run_charts(run: RunView, reference: Reference | None) -> list[dict]:
                        "ylabel": "bbox mAP (AP points)", "series": [{"label": run.run_id, "points": run.map_curve}],
                        **reference_marks(reference)})
     if run.loss_curve:
-        diverged = [{"x": run.diverged_at, "label": f"loss NaN/inf at iteration {run.diverged_at}"}] \
+        diverged = [{"x": run.diverged_at, "label": f"diverged at iteration {run.diverged_at}"}] \
             if run.diverged_at is not None else []
         charts.append({"id": "loss", "title": "training loss", "xlabel": "iteration", "ylabel": "loss",
                        "series": [{"label": "loss", "points": run.loss_curve}], "vlines": diverged})

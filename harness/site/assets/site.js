@@ -35,7 +35,7 @@ function extent(chart) {
 
 function drawChart(canvas, chart) {
   const ctx = canvas.getContext("2d");
-  const [W, H, L, R, T, B] = [canvas.width, canvas.height, 60, 190, 28, 42];
+  const [W, H, L, R, T, B] = [canvas.width, canvas.height, 60, 230, 28, 42];
   const [x0, x1, y0, y1] = extent(chart);
   const px = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
   const py = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
@@ -79,8 +79,14 @@ function drawChart(canvas, chart) {
     ctx.strokeStyle = color; ctx.setLineDash(dash); ctx.lineWidth = 2;
     ctx.beginPath(); ctx.moveTo(W - R + 10, y); ctx.lineTo(W - R + 30, y); ctx.stroke();
     ctx.setLineDash([]); ctx.fillStyle = "#1d2330";
-    ctx.fillText(label.length > 24 ? label.slice(0, 23) + "…" : label, W - R + 36, y + 4);
+    ctx.fillText(fitted(ctx, label, R - 40), W - R + 36, y + 4);
   });
+}
+
+function fitted(ctx, label, width) {
+  let text = label;
+  while (text.length > 1 && ctx.measureText(text).width > width) text = text.slice(0, -2) + "…";
+  return text;
 }
 
 function line(ctx, points, px, py, color, dash) {
