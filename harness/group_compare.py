@@ -12,7 +12,7 @@ import statistics
 
 from pydantic import BaseModel, ConfigDict
 
-from harness import repro, store
+from harness import repro, store, verify
 from harness.errors import BadInput
 from harness.host import Source
 from harness.logs import ParsedLog
@@ -84,7 +84,12 @@ def compare(a: str, b: str) -> GroupComparison:
 def side(group: GroupRecord, found: dict[int, store.Entry] | None = None, load=None) -> GroupSide:
     """One group's values, throughput and facts; found and load as repro.judge takes them."""
     found = repro.members(group.group_id) if found is None else found
-    result, labelled = repro.judge(group, found, load)
+    return judged_side(group, found, *repro.judge(group, found, load))
+
+
+def judged_side(group: GroupRecord, found: dict[int, store.Entry], result: verify.Judgement,
+                labelled: list[tuple[str, verify.Target]]) -> GroupSide:
+    """side() of a group repro.judge has already judged."""
     values = [run.value for run in result.runs if run.value is not None]
     records = [found[seed].record for seed in group.seeds if seed in found]
     speeds = [speed for (_, target), run in zip(labelled, records)
@@ -102,7 +107,7 @@ def compare_sides(a: GroupSide, b: GroupSide, benchmark_name: str) -> GroupCompa
     ref = benchmark.reference()
     tolerance = allowed_deviation(ref.value, ref.tolerance, ref.policy)
     difference = None if a.mean is None or b.mean is None else round(b.mean - a.mean, 3)
-    p_value, p_worse = welch(a.values, b.values, tolerance)
+    p_value, p_worse = welch(a, b, tolerance)
     worse = p_worse < ALPHA if p_worse is not None else difference is not None and difference < -tolerance
     ratio = b.images_per_second / a.images_per_second if a.images_per_second and b.images_per_second else None
     return GroupComparison(benchmark=benchmark.name, metric=ref.metric, a=a, b=b, tolerance=tolerance,
@@ -117,14 +122,18 @@ def checked_pair(a: GroupRecord, b: GroupRecord) -> None:
                        "different benchmarks: their accuracy does not compare")
 
 
-def welch(a: list[float], b: list[float], tolerance: float) -> tuple[float | None, float | None]:
-    """(two-sided p of mean(B) != mean(A), one-sided p of mean(B) < mean(A) - tolerance); None without spread."""
-    if len(a) < 2 or len(b) < 2 or (statistics.stdev(a) == 0 and statistics.stdev(b) == 0):
+def welch(a: GroupSide, b: GroupSide, tolerance: float) -> tuple[float | None, float | None]:
+    """(two-sided p of mean(B) != mean(A), one-sided p of mean(B) < mean(A) - tolerance); None without spread.
+
+    From each side's mean, sd and n (what the side already holds): the site tests every pair of groups."""
+    if len(a.values) < 2 or len(b.values) < 2 or (a.std == 0 and b.std == 0):
         return None, None
     from scipy import stats  # here: importing scipy.stats costs a second
 
-    two_sided = stats.ttest_ind(b, a, equal_var=False).pvalue
-    shifted = stats.ttest_ind([value + tolerance for value in b], a, equal_var=False, alternative="less").pvalue
+    na, nb = len(a.values), len(b.values)
+    two_sided = stats.ttest_ind_from_stats(b.mean, b.std, nb, a.mean, a.std, na, equal_var=False).pvalue
+    shifted = stats.ttest_ind_from_stats(b.mean + tolerance, b.std, nb, a.mean, a.std, na, equal_var=False,
+                                         alternative="less").pvalue
     return _rounded(two_sided), _rounded(shifted)
 
 

@@ -169,7 +169,7 @@ def group_view(group: GroupRecord, entries: list[store.Entry], targets: _Targets
                 record=group.model_dump(mode="json"))
     try:
         result, labelled = repro.judge(group, found, targets)
-        side = group_compare.side(group, found, targets)
+        side = group_compare.judged_side(group, found, result, labelled)
     except BadInput as exc:
         return GroupView(**base, verdict="incomplete", reason=str(exc), side=None, runs=[], curves=[])
     metric = result.reference.metric
