@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness import repro, store, verify
 from harness.errors import BadInput
-from harness.host import Source
+from harness.host import revision_label
 from harness.logs import ParsedLog
 from harness.policy import ALPHA, allowed_deviation
 from harness.record import GroupRecord, RunRecord
@@ -154,13 +154,8 @@ def run_facts(run: RunRecord) -> dict[str, str]:
              **{name: packages.get(name) for name in ("torch", "mmcv", "mmengine", "mmdet")},
              "gpu model": machine.gpu_model, "driver": machine.driver, "cuda": machine.cuda, "sdk": machine.sdk,
              "cpu": machine.cpu_model, "image": (run.image or {}).get("id"),
-             "harness revision": _revision(run.environment.source)}
+             "harness revision": revision_label(run.environment.source.revision, run.environment.source.dirty)}
     return {fact: str(known[fact]) if known[fact] is not None else "-" for fact in FACTS}
-
-
-def _revision(source: Source) -> str | None:
-    """host.source_revision's form: `-dirty` when the run's checkout had uncommitted changes."""
-    return f"{source.revision}-dirty" if source.revision and source.dirty else source.revision
 
 
 def group_facts(records: list[RunRecord]) -> dict[str, str]:

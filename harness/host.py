@@ -201,8 +201,12 @@ def _gpu_tool(platform_name: str, *args: str) -> str | None:
 
 def source_revision(root: Path) -> str:
     """The git commit the code comes from, with `-dirty` when the work tree has changes; `unknown` outside git."""
-    commit, dirty = _revision(root)
-    return "unknown" if commit is None else f"{commit}-dirty" if dirty else commit
+    return revision_label(*_revision(root)) or "unknown"
+
+
+def revision_label(commit: str | None, dirty: bool | None) -> str | None:
+    """A commit as the harness shows it: `-dirty` when the checkout had uncommitted changes."""
+    return f"{commit}-dirty" if commit and dirty else commit
 
 
 def _revision(root: Path) -> tuple[str | None, bool | None]:

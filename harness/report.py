@@ -14,9 +14,11 @@ VERDICT_STYLE = {Verdict.PASS: "green", Verdict.IMPROVED: "green", Verdict.OUT_O
                  Verdict.DIVERGED: "red", Verdict.FAILED: "red", Verdict.INCOMPLETE: "yellow"}
 
 
-def points(value: float | None) -> str:
-    """An AP value as shown everywhere: two decimals, '-' when absent."""
-    return "-" if value is None else f"{value:.2f}"
+def points(value: float | None, spread: float | None = None) -> str:
+    """An AP value as shown everywhere: two decimals, '-' when absent; ' ± sd' when a spread is given."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" + (f" ± {spread:.2f}" if spread is not None else "")
 
 
 def preflight_table(node: NodePreflight) -> Table:

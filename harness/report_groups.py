@@ -11,9 +11,8 @@ JSON_SCHEMA_VERSION = 1
 
 
 def _side(side: GroupSide) -> str:
-    spread = f" ± {side.std:.2f}" if side.std is not None else ""
     unfinished = f", {side.unfinished} unfinished" if side.unfinished else ""
-    return f"{points(side.mean)}{spread} (n={len(side.values)}{unfinished})"
+    return f"{points(side.mean, side.std)} (n={len(side.values)}{unfinished})"
 
 
 def comparison_table(result: GroupComparison) -> Table:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness.policy import allowed_deviation
+from harness.report import points
 from harness.site.collect import GroupView, RunView, Site
 from harness.spec import Reference
 
@@ -51,7 +52,7 @@ def pages(site: Site) -> dict[str, bytes]:
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("harness.site", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(points=_points, href=lambda name: quote(name, safe=""), duration=_duration, image=_image)
+    env.filters.update(points=points, href=lambda name: quote(name, safe=""), duration=_duration, image=_image)
     return env
 
 
@@ -68,12 +69,6 @@ def _script_json(data: dict) -> str:
 
 def _json(data: dict) -> bytes:
     return (json.dumps(data, indent=1) + "\n").encode()
-
-
-def _points(value: float | None, spread: float | None = None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.2f}" + (f" ± {spread:.2f}" if spread is not None else "")
 
 
 def _image(image: dict | None) -> str | None:
