@@ -165,10 +165,18 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    _replace_atomic(path, "w", text)
+
+
+def write_bytes_atomic(path: Path, content: bytes) -> None:
+    _replace_atomic(path, "wb", content)
+
+
+def _replace_atomic(path: Path, mode: str, content: str | bytes) -> None:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes the file private; a record is an ordinary file
-    with os.fdopen(handle, "w") as out:
-        out.write(text)
+    with os.fdopen(handle, mode) as out:
+        out.write(content)
     os.replace(tmp, path)
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.record import write_json_atomic
+from harness.record import write_bytes_atomic, write_json_atomic
 
 MANIFEST = ".harness-publish.json"
 MANIFEST_VERSION = 1
@@ -22,7 +22,7 @@ def write_site(out: Path, files: dict[str, bytes]) -> int:
         raise BadInput(f"{out / clashes[0]} is in the way and was not written by `harness publish` "
                        f"({len(clashes)} such file(s)); choose another --out")
     for name, content in files.items():
-        _write_bytes_atomic(out / name, content)
+        _write_file(out / name, content)
     removed = 0
     for stale in sorted(earlier - files.keys()):
         if (out / stale).is_file():
@@ -55,11 +55,10 @@ def _inside(name: str) -> bool:
     return not path.is_absolute() and ".." not in path.parts
 
 
-def _write_bytes_atomic(path: Path, content: bytes) -> None:
+def _write_file(path: Path, content: bytes) -> None:
+    """One file of the site, atomically, its directories made first."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInput(f"cannot create {path.parent}: {exc.strerror}") from exc
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
+    write_bytes_atomic(path, content)
