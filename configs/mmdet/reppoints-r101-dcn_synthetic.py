@@ -34,4 +34,6 @@ test_dataloader = val_dataloader
 
 # From-scratch runs are steadier with the gradient clipping the base config lacks.
 optim_wrapper = dict(clip_grad=dict(max_norm=35, norm_type=2))
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))
+# Two, not one: mmengine deletes the oldest kept checkpoint before it writes the new one, so with one kept a
+# run killed while saving (a Slurm time limit, SIGKILL) is left with no checkpoint to resume from.
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2))
