@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness import logs  # noqa: E402
 from harness.errors import BadInput  # noqa: E402
-from harness.resume import processes_in  # noqa: E402
+from harness.runtime.local import processes_in  # noqa: E402
 
 NAN_LOSS = "model.bbox_head.loss_cls.loss_weight=nan"
 

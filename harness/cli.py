@@ -100,6 +100,9 @@ HangTimeoutOption = Annotated[Optional[float], typer.Option(
          "the larger of 15 min and 30 x the median gap between progress lines; 0: off.", show_default=False)]
 SeedOption = Annotated[Optional[int], typer.Option(help="randomness.seed for mmengine; default 0.", show_default=False)]
 EpochsOption = Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")]
+DetachOption = Annotated[bool, typer.Option(
+    "--detach", help="Start the run, print its id and how to follow and stop it, and exit 0 once its job has "
+                     "started; the run goes on without this terminal (`harness attach`, `harness stop`).")]
 CfgOption = Annotated[Optional[list[str]], typer.Option(
     "--cfg-option", help="KEY=VALUE merged into the run's mmengine config, as mmdet's --cfg-options (repeatable); "
                          "the verdict marks the run as overridden.", show_default=False)]
@@ -138,12 +141,15 @@ def train(
              "the options it was started with (--hang-timeout, --skip-preflight and, on slurm, --time, "
              "--partition, --account and --qos may change).", show_default=False)] = None,
     deep_fingerprint: DeepOption = False,
+    detach: DetachOption = False,
     group: Annotated[Optional[str], typer.Option(hidden=True, help="The repro group the run belongs to.")] = None,
 ):
     """Train a benchmark and store everything under results/<run-id>/.
 
+    The run belongs to a supervisor process, not to this terminal: this command follows it, and closing the
+    terminal leaves it going; Ctrl-C (or SIGTERM) stops it, resumable with --resume.
     Exit code 0 when the training finished, 1 when it diverged (or was stopped below the curve)."""
-    from harness import pipeline, report
+    from harness import pipeline
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
@@ -154,13 +160,12 @@ def train(
     if resume is not None:
         if work_dir is not None:
             raise typer.BadParameter("--work-dir cannot go with --resume: a run continues in its own directory")
-        done = pipeline.resume(resume, given, console, verbose)
+        done = pipeline.resume(resume, given, console, verbose, detach)
     else:
         done = pipeline.train(_spec("train", given), work_dir, console, verbose, pipeline.Lineage(group=group),
-                              deep_fingerprint, dry_run)
-    if done is None:  # --dry-run
-        return
-    console.print(report.run_summary(done), highlight=False, soft_wrap=True)
+                              deep_fingerprint, dry_run, detach)
+    if done is not None:  # None: --dry-run
+        _show_run(done, resume or work_dir)
 
 
 @app.command()
@@ -170,15 +175,15 @@ def rerun(
         "--allow-drift", help="Run even when the stack, image, dataset or generated config differ from the "
                               "original's; the new record lists what drifted.")] = False,
     verbose: VerboseOption = False,
+    detach: DetachOption = False,
 ):
     """A new run from an old run's record: the same spec (seed, overrides, epochs), image or stack, and dataset.
 
     Refused (exit 2) when the stack, image, dataset fingerprint or generated config differ, unless --allow-drift."""
-    from harness import pipeline, report
+    from harness import pipeline
 
     _on_sigterm_interrupt()
-    done = pipeline.rerun(run, allow_drift, console, verbose)
-    console.print(report.run_summary(done), highlight=False, soft_wrap=True)
+    _show_run(pipeline.rerun(run, allow_drift, console, verbose, detach))
 
 
 @app.command("repro")
@@ -215,12 +220,14 @@ def repro_command(
     slurm_arg: SlurmArgOption = None,
     container: ContainerOption = None,
     deep_fingerprint: DeepOption = False,
+    detach: DetachOption = False,
 ):
     """Train the benchmark once per seed in one group, judge the group, and write its report.
 
+    The campaign belongs to a supervisor process, not to this terminal (`harness attach GROUP`).
     The exit code is the group's verdict (multi-run rules: a run that did not finish is counted).
     Ctrl-C stops the running runs and leaves the group resumable with --resume GROUP."""
-    from harness import repro, store
+    from harness import attach as attaching, repro, report
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
                    runtime=runtime, image=image, shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids),
@@ -230,16 +237,30 @@ def repro_command(
     if resume is not None:
         if given or runs is not None or seeds is not None or group is not None:
             raise typer.BadParameter("--resume GROUP takes no run options: the group continues as it was started")
-        campaign = store.read_group(resume)
+        campaign = repro.current_group(resume)
+        if campaign.campaign and campaign.campaign.status == "running":
+            raise BadInput(f"group {resume} is running (`harness attach {resume}` follows it)")
     else:
         template = _spec("train", given)
         campaign = repro.start(template, repro.seeds_for(runs, seeds, template.seed), parallel, group)
     console.print(f"[bold]group[/] {campaign.group_id}: seeds {', '.join(map(str, campaign.seeds))}, "
                   f"{campaign.parallel} at a time", highlight=False)
     _on_sigterm_interrupt()
-    result, written = repro.campaign(campaign, lambda line: console.print(line, highlight=False), verbose,
-                                     deep_fingerprint)
-    console.print(f"report written to {written / 'report.md'}", highlight=False, soft_wrap=True)
+    repro.launch_campaign(campaign, verbose, deep_fingerprint)
+    if detach:
+        console.print(report.detached_group(campaign.group_id), highlight=False, soft_wrap=True)
+        return
+    _show_campaign(attaching.campaign_ended(attaching.follow_campaign(campaign.group_id, console, owner=True)))
+
+
+def _show_campaign(group) -> None:
+    """A finished campaign's report and the group's verdict (its exit code)."""
+    from harness import repro
+
+    result, _ = repro.judge(group)
+    if group.campaign and group.campaign.report:
+        console.print(f"report written to {Path(group.campaign.report) / 'report.md'}", highlight=False,
+                      soft_wrap=True)
     _show_verdict(result)
 
 
@@ -269,11 +290,12 @@ def eval_command(
     slurm_arg: SlurmArgOption = None,
     container: ContainerOption = None,
     dry_run: DryRunOption = False,
+    detach: DetachOption = False,
 ):
     """Test a checkpoint on the benchmark's validation set and judge its bbox mAP; the exit code is the verdict.
 
     The run is stored like a training run (results/<run-id>-eval/, kind "eval"); `harness verify` reads it too."""
-    from harness import pipeline, report, store, verify as verification
+    from harness import pipeline
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, platform=platform, runtime=runtime, image=image,
                    shm_size=shm_size, ipc_host=ipc_host, gpu_ids=_ids(gpu_ids), privileged=privileged,
@@ -281,16 +303,9 @@ def eval_command(
                    skip_preflight=skip_preflight,
                    **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     _on_sigterm_interrupt()
-    run = pipeline.train(_spec("eval", given), work_dir, console, verbose, dry_run=dry_run)
-    if run is None:  # --dry-run
-        return
-    run_dir = work_dir.resolve() if work_dir else store.root() / run.run_id
-    result = verification.judge(verification.load_target(run_dir, None))
-    for renderable in report.verdict_renderables(result):
-        console.print(renderable)
-    if result.exit_code != 0:
-        err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(result.exit_code)
+    done = pipeline.train(_spec("eval", given), work_dir, console, verbose, dry_run=dry_run, detach=detach)
+    if done is not None:  # None: --dry-run
+        _show_run(done, work_dir)
 
 
 @app.command("bench")
@@ -324,14 +339,16 @@ def bench_command(
     slurm_arg: SlurmArgOption = None,
     container: ContainerOption = None,
     dry_run: DryRunOption = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the bench result as one JSON object.")] = False,
+    detach: DetachOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the bench result as one JSON object (alone on "
+                                                          "stdout; the progress goes to stderr).")] = False,
 ):
     """Measure throughput: a short real training of the benchmark's model and pipeline, timed, and the projected
     time of its full schedule. Stored as a run of kind "bench" (results/<run-id>-bench/).
 
     Reports images per second (total and per GPU), seconds per iteration with its spread, the share of data
     loading, peak device memory per process, and the projection (training, evaluations, checkpoints, start-up)."""
-    from harness import pipeline, report_bench
+    from harness import pipeline
     from harness.runspec import BenchOptions
 
     given = _given(benchmark=benchmark, data=data, gpus=gpus, seed=seed, epochs=epochs, platform=platform,
@@ -341,14 +358,46 @@ def bench_command(
                    **_slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, container))
     given["bench"] = BenchOptions(warmup=warmup, iters=iters, eval_images=eval_images)
     _on_sigterm_interrupt()
-    done = pipeline.train(_spec("bench", given), work_dir, console, verbose, dry_run=dry_run)
-    if done is None:  # --dry-run
-        return
-    if as_json:
-        typer.echo(json.dumps({"run_id": done.run_id, **done.bench.model_dump(mode="json")}, indent=2))
+    done = pipeline.train(_spec("bench", given), work_dir, err_console if as_json else console, verbose,
+                          dry_run=dry_run, detach=detach)
+    if done is not None:  # None: --dry-run
+        _show_run(done, work_dir, as_json)
+
+
+def _show_run(run, where: Path | None = None, as_json: bool = False) -> None:
+    """How train, eval, bench and attach end: the run's summary (eval: its verdict; bench: its figures), or how to
+    follow a run that goes on without this terminal. where: the run as the user named it, if they did."""
+    from harness import report, store
+
+    run_dir = (store.resolve(where) if where else store.root() / run.run_id).resolve()
+    if run.status == "running":  # --detach
+        in_store = run_dir == (store.root() / run.run_id).resolve()
+        console.print(report.detached(run, run_dir, run.run_id if in_store else str(run_dir)), highlight=False,
+                      soft_wrap=True)
+    elif run.kind == "eval":
+        from harness import verify as verification
+
+        result = verification.judge(verification.load_target(run_dir, None))
+        for renderable in report.verdict_renderables(result):
+            console.print(renderable)
+        if result.exit_code != 0:
+            err_console.print(f"{result.verdict.value}: {result.reason}", markup=False, highlight=False,
+                              soft_wrap=True)
+        raise typer.Exit(result.exit_code)
+    elif run.kind == "bench":
+        _show_bench(run, as_json)
     else:
-        console.print(report_bench.bench_table(done))
-    for warning in done.bench.warnings:
+        console.print(report.run_summary(run), highlight=False, soft_wrap=True)
+
+
+def _show_bench(run, as_json: bool) -> None:
+    from harness import report_bench
+
+    if as_json:
+        typer.echo(json.dumps({"run_id": run.run_id, **run.bench.model_dump(mode="json")}, indent=2))
+    else:
+        console.print(report_bench.bench_table(run))
+    for warning in run.bench.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -420,6 +469,7 @@ def verify(
             ci_outputs.writable(path, option)
     if group is not None and paths:
         raise typer.BadParameter("give runs or --group, not both")
+    _reconcile_paths(paths)
     targets = _group_targets(group) if group is not None else verification.load_targets(paths, benchmark)
     result = verification.judge(targets, reference, tolerance, policy)
     if junit is not None:
@@ -430,9 +480,23 @@ def verify(
     _show_verdict(result, tables=not as_json)
 
 
-def _group_targets(group: str) -> list:
-    from harness import repro, store
+def _reconcile_paths(paths: list[Path] | None) -> None:
+    """A run given to verify is reconciled first (a lost supervisor's run is judged by how it really ended)."""
+    from harness import reconcile, store, verify as verification
 
+    for path in verification.expand(paths):
+        try:
+            run_dir = store.resolve(path)
+        except BadInput:  # no run at all: judging it says so
+            continue
+        if store.is_run(run_dir):
+            reconcile.current(run_dir)
+
+
+def _group_targets(group: str) -> list:
+    from harness import reconcile, repro, store
+
+    reconcile.runs(group=group)
     return [target for _, target in repro.labelled_targets(store.read_group(group))]
 
 
@@ -563,14 +627,20 @@ def runs(
     status: Annotated[Optional[str], typer.Option(help="Only runs with this status (succeeded, failed, ...).")] = None,
     platform: Annotated[Optional[str], typer.Option(help="Only runs on this platform.")] = None,
     kind: Annotated[Optional[str], typer.Option(help="Only runs of this kind: train, eval or bench.")] = None,
+    wide: Annotated[bool, typer.Option("--wide", help="Also show each run's benchmark, kind, platform, GPUs, seed, "
+                                                      "epochs, images/s and group.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run records as a JSON list.")] = False,
 ):
-    """List the runs under results/ (HARNESS_RESULTS), oldest first; unreadable records with the reason."""
-    from harness import report, store
+    """List the runs under results/ (HARNESS_RESULTS), oldest first; unreadable records with the reason.
+
+    A running run shows where it is (epoch, share done), its last loss and evaluation, and the ETA; a run whose
+    supervisor was lost is first finished from its runtime's evidence."""
+    from harness import reconcile, report, store
+    from harness.live import live_status
 
     if group is not None:
         store.read_group(group)  # an unknown group is an error, not an empty list
-    found = store.runs(benchmark=benchmark, group=group, status=status, platform=platform, kind=kind)
+    found = reconcile.runs(benchmark=benchmark, group=group, status=status, platform=platform, kind=kind)
     if as_json:
         typer.echo(json.dumps([e.record.model_dump(mode="json") if e.record else {"run_dir": str(e.path),
                                                                                   "error": e.error}
@@ -579,7 +649,67 @@ def runs(
         console.print(f"no runs under {store.root()}/" + (" match" if group or benchmark or status or platform or kind
                                                            else ""), highlight=False)
     else:
-        console.print(report.runs_listing(found))
+        live = {e.path: live_status(e.path, e.record) for e in found if e.record and e.record.status == "running"}
+        table = report.runs_listing(found, live, wide)
+        shown = Console(width=max(console.width, report.natural_width(console, table))) if wide else console
+        shown.print(table)  # default: fits the terminal (100 columns and up); --wide: each row one line, however wide
+
+
+@app.command("attach")
+def attach_command(
+    target: Annotated[str, typer.Argument(help="Run id, run directory, or repro group id.", show_default=False)],
+    verbose: VerboseOption = False,
+):
+    """Follow a running run (or repro campaign) live from any shell; Ctrl-C here only detaches.
+
+    When it ends, or if it already has, prints its summary and exits with its exit code (as `harness train` would)."""
+    from harness import attach as attaching, reconcile, repro, store
+
+    run_dir = store.resolve(Path(target))
+    try:
+        if store.is_run(run_dir):
+            run = reconcile.current(run_dir)
+            if run.status == "running":
+                run = attaching.follow(run_dir, console, verbose, owner=False)
+            _show_run(attaching.ended(run, run_dir, console), run_dir)
+            return
+        group = repro.current_group(_group_named(target))
+        if group.campaign is not None and group.campaign.status == "running":
+            group = attaching.follow_campaign(group.group_id, console, owner=False)
+        _show_campaign(attaching.campaign_ended(group))
+    except attaching.Detached:
+        err_console.print(f"detached; it goes on (harness attach {target} follows it again, harness stop {target} "
+                          "stops it)", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("stop")
+def stop_command(
+    target: Annotated[str, typer.Argument(help="Run id, run directory, or repro group id.", show_default=False)],
+):
+    """Stop a running run as Ctrl-C would, from any shell: recorded interrupted, resumable with
+    `harness train --resume RUN`. A repro group's running run is stopped and the group left resumable."""
+    from harness import attach as attaching, store
+
+    run_dir = store.resolve(Path(target))
+    if store.is_run(run_dir):
+        run = attaching.stop(run_dir)
+        console.print(f"{run.run_id}: {run.status}" + (f"; resume it with `harness train --resume {run.run_id}`"
+                                                      if run.status == "interrupted" else ""), highlight=False,
+                      soft_wrap=True)
+        return
+    group = _group_named(target)
+    attaching.stop_campaign(group)
+    console.print(f"group {group}: stopped; continue it with `harness repro --resume {group}`", highlight=False,
+                  soft_wrap=True)
+
+
+def _group_named(target: str) -> str:
+    from harness import store
+
+    if not (store.group_dir(target) / store.GROUP_RECORD).is_file() or "/" in target:
+        raise BadInput(f"{target}: no run or repro group of that name under {store.root()} (pass a run id, a run "
+                       "directory or a group id)")
+    return target
 
 
 @app.command()

@@ -6,30 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shlex
 import socket
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from harness import checkpoints, fingerprint, host, logs, preflight, record, spec, store
+from harness import attach, checkpoints, fingerprint, host, preflight, record, spec, store
 from harness import resume as resuming
 from harness.bootstrap import default_cache
 from harness.dataset import check_dataset
-from harness.errors import BadInput, Diverged, Hung, ImageMissing, InfrastructureError, Interrupted, StoppedEarly
+from harness.errors import BadInput, ImageMissing
 from harness.job import BenchPlan, Job, JobRequest, build_job
-from harness.progress import StepBars, TrainingView, counting_bar
-from harness.record import Attempt, Preflight, RunRecord
+from harness.progress import StepBars, counting_bar
+from harness.record import Attempt, RunRecord
 from harness.runspec import BenchOptions, RunSpec, checked_cfg_options
-from harness.scaling import learning_rate
 from harness.runtime import runtime_class
-from harness.runtime.base import Runtime, execute
-from harness.watchdog import Watchdog
-
-EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt)\b.*")
+from harness.runtime.base import Runtime
+from harness.supervisor import Handover, next_log_offset
 
 
 def make_spec(*, benchmark: str | None = None, data: Path | None = None, platform: str | None = None,
@@ -55,8 +50,10 @@ class Lineage:
 
 
 def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool = False,
-          lineage: Lineage = Lineage(), deep: bool = False, dry_run: bool = False) -> RunRecord | None:
-    """Everything the user can get wrong is checked before the run directory is created.
+          lineage: Lineage = Lineage(), deep: bool = False, dry_run: bool = False,
+          detach: bool = False) -> RunRecord | None:
+    """Everything the user can get wrong is checked before the run directory is created; then the run is handed
+    to its supervisor (harness.supervisor) and followed to its end (detach: until its job has started).
 
     deep: the dataset fingerprint also hashes every image. dry_run: check everything, print what would run
     (the batch script on slurm), leave nothing behind and return None."""
@@ -66,31 +63,33 @@ def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool =
     data = _fingerprint(request.data_root, deep or _was_deep(lineage.rerun_of), console)
     run_dir = _run_dir(work_dir, run.benchmark + ("" if run.kind == "train" else f"-{run.kind}"))
     try:
-        job, runtime = _rerun_runtime(run, request, run_dir, lineage)
+        job, runtime = _rerun_runtime(run, request, run_dir, lineage, dry_run)
         started = _initial_record(run_dir, run, request, job, runtime.facts(), data, lineage)
     except BaseException:
         _drop_unused(run_dir, work_dir)
         raise
     if dry_run:
+        for warning in runtime.warnings:  # stderr: the script on stdout stays a script (`> job.sh`)
+            Console(stderr=True).print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         console.print(runtime.preview(job), markup=False, highlight=False, soft_wrap=True)
         _drop_unused(run_dir, work_dir)
         return None
     (run_dir / store.CONFIG).write_text(job.config_text)
-    store.write(run_dir, started)
     console.print(f"[bold]run[/] {run_dir}\n[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
-    return _execute(run_dir, runtime, job, started, console, verbose)
+    return attach.start(run_dir, started, Handover(job=job, request=request, image_id=runtime.image_id), console,
+                        verbose, detach)
 
 
-def rerun(path: Path, allow_drift: bool, console: Console, verbose: bool = False) -> RunRecord:
+def rerun(path: Path, allow_drift: bool, console: Console, verbose: bool = False, detach: bool = False) -> RunRecord:
     """A new run from an old record's RunSpec: same seed, overrides, image or stack, and dataset."""
     run_dir = store.resolve(path)
     if not store.is_run(run_dir):
         raise BadInput(f"rerun {path}: not a harness run (no {store.RECORD}); pass a run id or directory")
     old = store.read(run_dir)
-    return train(old.spec, None, console, verbose, Lineage(rerun_of=old, allow_drift=allow_drift))
+    return train(old.spec, None, console, verbose, Lineage(rerun_of=old, allow_drift=allow_drift), detach=detach)
 
 
-def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> RunRecord:
+def resume(path: Path, given: dict, console: Console, verbose: bool = False, detach: bool = False) -> RunRecord:
     """Continue a failed or interrupted run in its own directory from its last checkpoint (a new attempt)."""
     run_dir = store.resolve(path).resolve()
     old = resuming.resumable(run_dir)
@@ -99,16 +98,16 @@ def resume(path: Path, given: dict, console: Console, verbose: bool = False) -> 
     request = _request(run, console).model_copy(update={"resume": True})
     job, runtime = _runtime(run, request, run_dir, _image_of(old))
     checkpoint = resuming.last_checkpoint(run_dir / old.work_dir)
-    attempt = _attempt(len(old.attempts) + 1, job, checkpoint)
+    attempt = _attempt(len(old.attempts) + 1, job, checkpoint, next_log_offset(run_dir))
     started = old.model_copy(update={"spec": run, "status": "running", "finished": None, "exit_code": None,
                                      "error": None, "attempts": [*old.attempts, attempt], **runtime.facts()})
-    store.write(run_dir, started)
     where = f"{checkpoint[0]} (after {checkpoint[0].split('_')[0]} {checkpoint[1]})" if checkpoint else \
         "the start (no checkpoint was saved)"
     console.print(f"[bold]resume[/] {run_dir}, attempt {attempt.number}, from {where}\n"
                   f"[bold]command[/] {shlex.join(job.argv)}", highlight=False, soft_wrap=True)
     _mark_attempt(run_dir / started.console_log, attempt)
-    return _execute(run_dir, runtime, job, started, console, verbose)
+    return attach.start(run_dir, started, Handover(job=job, request=request, image_id=runtime.image_id), console,
+                        verbose, detach)
 
 
 def _run_dir(work_dir: Path | None, name: str) -> Path:
@@ -125,24 +124,26 @@ def _drop_unused(run_dir: Path, work_dir: Path | None) -> None:
         run_dir.rmdir()
 
 
-def _rerun_runtime(run: RunSpec, request: JobRequest, run_dir: Path, lineage: Lineage) -> tuple[Job, Runtime]:
+def _rerun_runtime(run: RunSpec, request: JobRequest, run_dir: Path, lineage: Lineage,
+                   dry_run: bool = False) -> tuple[Job, Runtime]:
     """A rerun runs in the original's image; with --allow-drift, one that is gone gives way to the spec's image
     (the drift check then names the change)."""
     image_id = _image_of(lineage.rerun_of)
     try:
-        return _runtime(run, request, run_dir, image_id)
+        return _runtime(run, request, run_dir, image_id, dry_run)
     except ImageMissing:
         if image_id is None:
             raise
         if not lineage.allow_drift:
             raise ImageMissing(f"rerun {lineage.rerun_of.run_id}: the original's image {image_id} is no longer in "
                                "the engine; --allow-drift runs it in the spec's image and records the drift") from None
-        return _runtime(run, request, run_dir, None)
+        return _runtime(run, request, run_dir, None, dry_run)
 
 
-def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None) -> tuple[Job, Runtime]:
+def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None,
+             dry_run: bool = False) -> tuple[Job, Runtime]:
     """The run's runtime, checked, and the job built once for the site where it runs."""
-    runtime = runtime_class(run.runtime)(run, request, run_dir, image_id)
+    runtime = runtime_class(run.runtime)(run, request, run_dir, image_id, dry_run)
     site, job_request = runtime.site(), runtime.job_request()
     job = build_job(job_request, site.python, site.tools_dir, site.run_dir / store.CONFIG, site.run_dir / store.WORK_DIR)
     if not run.skip_preflight:
@@ -194,7 +195,7 @@ def _initial_record(run_dir: Path, run: RunSpec, request: JobRequest, job: Job, 
                     data: fingerprint.DatasetFingerprint, lineage: Lineage) -> RunRecord:
     started = RunRecord(
         run_id=run_dir.name, spec=run, group=lineage.group, status="running", started=record.now(),
-        attempts=[_attempt(1, job, None)], total_batch=job.total_batch, data_root=str(request.data_root),
+        attempts=[_attempt(1, job, None, 0)], total_batch=job.total_batch, data_root=str(request.data_root),
         synthetic_data=run.data is None, config_file=store.CONFIG, work_dir=store.WORK_DIR,
         console_log=store.CONSOLE_LOG, environment=_environment(run, facts), dataset=data,
         config_sha256=hashlib.sha256(job.config_text.encode()).hexdigest(), **facts)
@@ -234,8 +235,9 @@ def _image_of(old: RunRecord | None) -> str | None:
     return (old.image or {}).get("id") if old else None
 
 
-def _attempt(number: int, job: Job, checkpoint: tuple[str, int] | None) -> Attempt:
+def _attempt(number: int, job: Job, checkpoint: tuple[str, int] | None, log_offset: int) -> Attempt:
     return Attempt(number=number, started=record.now(), command=job.argv, pid=os.getpid(), host=socket.gethostname(),
+                   log_offset=log_offset,
                    resumed_from=checkpoint[0] if checkpoint else None,
                    resumed_epoch=checkpoint[1] if checkpoint else None)
 
@@ -245,155 +247,3 @@ def _mark_attempt(console_log: Path, attempt: Attempt) -> None:
     with console_log.open("a") as log:
         log.write(f"\n===== harness: attempt {attempt.number}, {attempt.started}, resumed from "
                   f"{attempt.resumed_from or 'the start'} =====\n")
-
-
-def _execute(run_dir: Path, runtime: Runtime, job: Job, started: RunRecord, console: Console,
-             verbose: bool) -> RunRecord:
-    console_log = run_dir / started.console_log
-    checks = PreflightReports(console, skipped=started.spec.skip_preflight)
-    if not checks.skipped:
-        preflight.install(run_dir)
-
-    def known() -> RunRecord:  # the runtime learns more as the job runs (a Slurm job's id, nodes and state)
-        attempt = started.attempts[-1].model_copy(update={"preflight": checks.record()})
-        return started.model_copy(update={**runtime.facts(), "attempts": [*started.attempts[:-1], attempt]})
-
-    def on_line(line: str) -> None:
-        checks.feed(line)
-        view.feed(line)
-
-    try:
-        with TrainingView(console, started.epochs, verbose) as view:
-            code, cause = execute(runtime, job, console_log, on_line, lambda: store.write(run_dir, known()),
-                                  _watchdog(started.spec))
-    except Interrupted:
-        _finish(run_dir, known(), _parsed(run_dir, started), "interrupted", None, "interrupted by the user")
-        raise
-    except Hung as exc:
-        _finish(run_dir, known(), _parsed(run_dir, started), "hung", None, str(exc))
-        raise
-    except InfrastructureError as exc:
-        _finish(run_dir, known(), _parsed(run_dir, started), "failed", None, str(exc))
-        raise
-    started = known()
-    parsed = _parsed(run_dir, started)
-    failed_check = preflight.failure(checks.nodes)
-    if code != 0 and failed_check:
-        _finish(run_dir, started, parsed, "failed", code, failed_check)
-        raise InfrastructureError(f"{failed_check} (--skip-preflight starts without it)")
-    if parsed is not None and (parsed.diverged_at or parsed.stopped_early):
-        return _stopped_in_process(run_dir, started, parsed, code)
-    if code != 0:
-        lines = _tail(console_log)
-        if cause is None:  # a Python error: the end of its traceback, above the one-line error
-            for line in _traceback_end(lines):
-                console.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True, style="dim")
-        reason = f"training exited with code {code}: {cause or _last_exception(lines)}"
-        _finish(run_dir, started, parsed, "failed", code, reason)
-        raise InfrastructureError(f"{reason} (full output: {console_log})")
-    timed = None
-    if started.kind == "bench":
-        try:
-            timed = _bench_result(run_dir, started)
-        except InfrastructureError as exc:  # the training ended well but logged no timings: the bench failed
-            _finish(run_dir, started, parsed, "failed", code, str(exc))
-            raise
-    return _finish(run_dir, started, parsed, "succeeded", code, None, timed)
-
-
-class PreflightReports:
-    """The preflight's reports in the job's output (one per node): each shown as a table, kept for the attempt."""
-
-    def __init__(self, console: Console, skipped: bool):
-        self.console, self.skipped, self.nodes = console, skipped, []
-
-    def feed(self, line: str) -> None:
-        report = preflight.report_of(line)
-        if report is not None:
-            self.nodes.append(report)
-            from harness.report import preflight_table
-
-            self.console.print(preflight_table(report))
-
-    def record(self) -> Preflight:
-        return Preflight(skipped=self.skipped, nodes=self.nodes)
-
-
-def _watchdog(run: RunSpec) -> Watchdog | None:
-    return None if run.hang_timeout == 0 else Watchdog(run.hang_timeout)
-
-
-def _stopped_in_process(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog, code: int) -> RunRecord:
-    """The harness's hooks ended the training: a divergence, or a run below the reference curve."""
-    kept = resuming.last_checkpoint(run_dir / started.work_dir)
-    checkpoint = f"; last checkpoint kept: {kept[0]}" if kept else "; no checkpoint had been saved"
-    if parsed.diverged_at:
-        reason = logs.divergence_reason(parsed) + checkpoint
-        _finish(run_dir, started, parsed, "diverged", code, reason)
-        raise Diverged(f"training diverged: {reason} (logs kept in {run_dir / started.work_dir})")
-    reason = parsed.stopped_early + checkpoint
-    _finish(run_dir, started, parsed, "stopped", code, reason)
-    raise StoppedEarly(f"training stopped below the reference curve: {reason}")
-
-
-def _parsed(run_dir: Path, started: RunRecord) -> logs.ParsedLog | None:
-    try:
-        return logs.parse_path(run_dir / started.work_dir)
-    except BadInput:
-        return None
-
-
-def _finish(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, status: str, code: int | None,
-            error: str | None, timed=None) -> RunRecord:
-    """parsed: the work_dir's logs as the attempt left them, read once by the caller; timed: a bench's result."""
-    final = parsed.final if parsed else None
-    ended = record.now()
-    last = started.attempts[-1].model_copy(update={"status": status, "finished": ended, "exit_code": code,
-                                                   "error": error})
-    done = started.model_copy(update={
-        "status": status, "finished": ended, "exit_code": code, "error": error,
-        "attempts": [*started.attempts[:-1], last],
-        "final_metrics": final.metrics if final and final.metrics and started.kind != "bench" else None,
-        "bench": timed,
-        "learning_rate": learning_rate(run_dir / started.console_log, run_dir / started.work_dir / store.CONFIG),
-        "resolved_config_sha256": _sha256(run_dir / started.work_dir / store.CONFIG),
-    })
-    store.write(run_dir, done)
-    return done
-
-
-def _bench_result(run_dir: Path, started: RunRecord):
-    """A bench's timings (the evaluation of its slice is no accuracy result: final_metrics stays empty)."""
-    from harness import bench
-
-    timings = bench.logged(run_dir / started.console_log)
-    return bench.result(timings, total_batch=started.total_batch, epochs=started.epochs,
-                        val_interval=spec.benchmark(started.benchmark).schedule.val_interval,
-                        attempt_started=started.attempts[-1].started)
-
-
-def _sha256(path: Path) -> str | None:
-    return fingerprint.sha256_file(path) if path.is_file() else None
-
-
-def _tail(console_log: Path, size: int = 200) -> list[str]:
-    tail: deque[str] = deque(maxlen=size)
-    if console_log.exists():
-        with console_log.open(errors="replace") as handle:
-            tail.extend(line.rstrip() for line in handle)
-    return list(tail)
-
-
-def _last_exception(lines: list[str]) -> str:
-    found = [line.strip() for line in lines if EXCEPTION_LINE.match(line.strip())]
-    return found[-1] if found else (lines[-1].strip() if lines else "no output")
-
-
-def _traceback_end(lines: list[str], shown: int = 8) -> list[str]:
-    """The last lines of the last traceback in the output (up to its exception line)."""
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
-    if not starts:
-        return []
-    block = lines[starts[-1]:]
-    ends = [i for i, line in enumerate(block) if EXCEPTION_LINE.match(line.strip())]
-    return block[: ends[0] + 1][-shown:] if ends else block[-shown:]

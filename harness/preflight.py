@@ -15,6 +15,7 @@ from harness.preflight_probe import MARKER
 from harness.record import NodePreflight, write_text_atomic
 
 PROBE_FILE = "preflight.py"
+FAILED = "preflight failed on "  # how a failure's line begins (the run's error names the node next)
 PROBE_SOURCE = Path(__file__).with_name("preflight_probe.py")
 
 
@@ -59,5 +60,5 @@ def failure(nodes: list[NodePreflight]) -> str | None:
     """The first failed check, as the one line the user reads: the cause and the fix."""
     for node in nodes:
         for check in node.failed:
-            return f"preflight failed on {node.node}: {check.name}: {check.detail}; fix: {check.fix}"
+            return f"{FAILED}{node.node}: {check.name}: {check.detail}; fix: {check.fix}"
     return None

@@ -18,10 +18,10 @@ from harness.fingerprint import DatasetFingerprint
 from harness.host import Environment
 from harness.runspec import RunSpec
 
-SCHEMA_VERSION = 6
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
-GROUP_SCHEMA_VERSION = 2
-READABLE_GROUP_VERSIONS = (1, 2)
+SCHEMA_VERSION = 7
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+GROUP_SCHEMA_VERSION = 3
+READABLE_GROUP_VERSIONS = (1, 2, 3)
 # diverged: stopped by the divergence check; stopped: stopped below the reference curve (--stop-below-curve)
 Status = Literal["running", "succeeded", "failed", "interrupted", "diverged", "stopped", "hung"]
 
@@ -70,8 +70,11 @@ class Attempt(BaseModel):
     command: list[str]
     resumed_from: str | None = None  # the checkpoint's file name in work_dir; None: from the start
     resumed_epoch: int | None = None  # the epoch (or iteration) that checkpoint was saved after
-    pid: int | None = None  # the harness process that ran it
+    pid: int | None = None  # the harness process that ran it: its supervisor (schema 7)
     host: str | None = None
+    log_offset: int = 0  # where this attempt's output begins in console.log (bytes)
+    job_started: str | None = None  # when its job started on its runtime (a Slurm job: was submitted)
+    reconciled: str | None = None  # its supervisor was lost: how, and from what, the end was recorded
     preflight: Preflight | None = None  # None: a record from before the preflight (schema 4)
 
 
@@ -188,6 +191,22 @@ def _umask() -> int:
 
 
 
+class Campaign(BaseModel):
+    """The latest start of a group's campaign (`harness repro`, `--resume GROUP`), owned by its supervisor."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Literal["running", "finished", "interrupted", "failed"]
+    started: str
+    finished: str | None = None
+    host: str | None = None
+    pid: int | None = None  # its supervisor
+    log_offset: int = 0  # where this start's output begins in the group's supervisor.log
+    exit_code: int | None = None  # the group verdict's (finished), or the error's
+    error: str | None = None
+    report: str | None = None  # the report folder it wrote
+
+
 class GroupRecord(BaseModel):
     """A `harness repro` campaign: the run template and the seeds; its runs name the group in their records."""
 
@@ -199,6 +218,7 @@ class GroupRecord(BaseModel):
     seeds: list[int]
     parallel: int = 1
     created: str
+    campaign: Campaign | None = None  # None: a group from before the supervisor (schema 1, 2)
 
 
 def upgrade_schema_2(data: dict) -> dict:
@@ -215,13 +235,14 @@ def upgrade_schema_2(data: dict) -> dict:
 def upgrade_schema_3(data: dict) -> dict:
     """Schema 4 adds the slurm runtime (spec.slurm, the record's slurm job), schema 5 the watchdog (status hung,
     spec.hang_timeout) and the preflight (spec.skip_preflight, each attempt's preflight), schema 6 the bench runs
-    (kind bench, spec.bench, the record's bench): nothing to change in a schema 3, 4 or 5 record."""
+    (kind bench, spec.bench, the record's bench), schema 7 the supervisor (each attempt's log offset and job start):
+    nothing to change in a schema 3, 4, 5 or 6 record."""
     return {**data, "schema_version": SCHEMA_VERSION}
 
 
 UPGRADES = {1: lambda data: upgrade_schema_3(upgrade_schema_2(upgrade_schema_1(data))),
             2: lambda data: upgrade_schema_3(upgrade_schema_2(data)), 3: upgrade_schema_3, 4: upgrade_schema_3,
-            5: upgrade_schema_3, 6: lambda data: data}
+            5: upgrade_schema_3, 6: upgrade_schema_3, 7: lambda data: data}
 
 
 def read_record(path: Path) -> RunRecord:
@@ -237,7 +258,7 @@ def read_record(path: Path) -> RunRecord:
 
 def read_group(path: Path) -> GroupRecord:
     data = _versioned(path, "group record", GROUP_SCHEMA_VERSION, READABLE_GROUP_VERSIONS)
-    try:  # group schema 2: its spec may name the watchdog and preflight options; a schema 1 group reads as is
+    try:  # group schema 2: its spec may name the watchdog and preflight options; 3 the campaign; older read as is
         return GroupRecord(**{**data, "schema_version": GROUP_SCHEMA_VERSION})
     except ValidationError as exc:
         raise BadInput(f"{path} is not a valid group record: {_first_error(exc)}") from exc

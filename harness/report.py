@@ -147,24 +147,62 @@ def dataset_table(summary: DatasetSummary) -> Table:
     return table
 
 
-def runs_listing(entries) -> Table:
-    """store.Entry rows: a record, or why it cannot be read."""
-    table = Table(title="Runs (bbox mAP in AP points)", title_justify="left")
-    for column in ("run", "benchmark", "kind", "status", "platform", "gpus", "seed", "epochs", "bbox_mAP", "img/s",
-                   "group", "started"):
-        table.add_column(column, overflow="fold")
+STATUS_STYLE = {"succeeded": "green", "failed": "red", "diverged": "red", "stopped": "red", "hung": "red",
+                "interrupted": "yellow", "running": "cyan"}
+WIDE_COLUMNS = ("benchmark", "kind", "platform", "gpus", "seed", "epochs", "img/s", "group")
+
+
+def runs_listing(entries, live: dict | None = None, wide: bool = False) -> Table:
+    """store.Entry rows: a record, or why it cannot be read. live: a running run's LiveStatus by its path.
+    The default columns fit a 100-column terminal; wide adds the run's spec."""
+    table = Table(title="Runs (bbox mAP in AP points)", title_justify="left", box=None, pad_edge=False)
+    columns = ("run", "status", "progress", "loss", "bbox_mAP", "eta", "started") + (WIDE_COLUMNS if wide else ())
+    for column in columns:
+        table.add_column(column, no_wrap=column != "status", overflow="fold")  # status: an unreadable record's error
     for entry in entries:
         run = entry.record
         if run is None:
-            table.add_row(entry.path.name, "-", "-", f"[red]unreadable[/]: {entry.error}", *["-"] * 8)
+            table.add_row(entry.path.name, f"[red]unreadable[/]: {entry.error}", *["-"] * (len(columns) - 2))
             continue
-        value = (run.final_metrics or {}).get("bbox_mAP")
-        style = {"succeeded": "green", "failed": "red", "diverged": "red", "stopped": "red",
-                 "hung": "red", "interrupted": "yellow"}.get(run.status, "")
-        table.add_row(run.run_id, run.benchmark, run.kind, f"[{style}]{run.status}[/]" if style else run.status,
-                      run.platform, str(run.gpus), str(run.seed), str(run.epochs), points(value),
-                      f"{run.bench.images_per_second:.2f}" if run.bench else "-", run.group or "-", run.started)
+        table.add_row(*_run_cells(run, (live or {}).get(entry.path)), *(_wide_cells(run) if wide else ()))
     return table
+
+
+def natural_width(console, table: Table) -> int:
+    """The width a table takes unsqueezed (--wide: wider than the terminal, each row still one line)."""
+    from rich.measure import Measurement
+
+    return Measurement.get(console, console.options.update(width=100_000), table).maximum
+
+
+def _run_cells(run: RunRecord, now) -> tuple[str, ...]:
+    style = STATUS_STYLE.get(run.status, "")
+    status = f"[{style}]{run.status}[/]" if style else run.status
+    started = f"{run.started[5:10]} {run.started[11:16]}"
+    if now is None:
+        return run.run_id, status, "-", "-", points((run.final_metrics or {}).get("bbox_mAP")), "-", started
+    loss = f"{now.loss:.4f}" if now.loss is not None else "-"
+    return run.run_id, status, now.progress, loss, points(now.last_map), now.eta or "-", started
+
+
+def _wide_cells(run: RunRecord) -> tuple[str, ...]:
+    return (run.benchmark, run.kind, run.platform, str(run.gpus), str(run.seed), str(run.epochs),
+            f"{run.bench.images_per_second:.2f}" if run.bench else "-", run.group or "-")
+
+
+def detached(run: RunRecord, run_dir, name: str) -> str:
+    """What --detach prints once the run's job has started; name: how the commands name it (its id in the store,
+    else its directory)."""
+    return (f"run {run.run_id} started; it goes on without this terminal\n"
+            f"  follow it: harness attach {name}\n"
+            f"  stop it:   harness stop {name}\n"
+            f"  its supervisor's log: {run_dir / 'supervisor.log'}")
+
+
+def detached_group(group_id: str) -> str:
+    return (f"group {group_id} started; its campaign goes on without this terminal\n"
+            f"  follow it: harness attach {group_id}\n"
+            f"  stop it:   harness stop {group_id}")
 
 
 def run_summary(run: RunRecord) -> str:

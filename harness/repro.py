@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from harness import host, record, store, verify
-from harness.errors import BadInput, ExitCode, InfrastructureError, Interrupted
-from harness.record import GroupRecord, RunRecord
+from harness.errors import BadInput, ExitCode, HarnessError, InfrastructureError, Interrupted
+from harness.record import Campaign, GroupRecord, RunRecord
 from harness.runspec import RunSpec, train_args
 
 RESUMED = ("interrupted", "running", "hung")  # what `--resume GROUP` continues; every other status is kept
@@ -77,8 +78,10 @@ def check_parallel(template: RunSpec, parallel: int) -> None:
 
 
 def members(group_id: str) -> dict[int, store.Entry]:
-    """The group's runs by seed (the latest run of a seed, should there be two)."""
-    return {entry.record.seed: entry for entry in store.runs(group=group_id)}
+    """The group's runs by seed (the latest run of a seed, should there be two), a lost one reconciled."""
+    from harness import reconcile
+
+    return {entry.record.seed: entry for entry in reconcile.runs(group=group_id)}
 
 
 def plan(group: GroupRecord) -> list[Step]:
@@ -172,6 +175,78 @@ def campaign(group: GroupRecord, say: Callable[[str], None], verbose: bool = Fal
     """Run what the group is missing, judge it, write its report: the verdict and where the report is."""
     run(group, say, verbose, deep)
     return write_report(group)
+
+
+def launch_campaign(group: GroupRecord, verbose: bool = False, deep: bool = False) -> GroupRecord:
+    """Hand the campaign to its supervisor (`python -m harness.supervisor --group ID`), detached from the terminal;
+    the group record names it. The supervisor's output, and its runs' (one at a time), go to the group's
+    supervisor.log."""
+    from harness.reconcile import locked
+    from harness.runtime.tail import size
+    from harness.supervisor import LOG, spawn
+
+    folder = store.group_dir(group.group_id)
+    started = group.model_copy(update={"campaign": Campaign(status="running", started=record.now(),
+                                                            host=socket.gethostname(), log_offset=size(folder / LOG))})
+    arguments = ["--group", group.group_id] + ["--verbose"] * verbose + ["--deep"] * deep
+    with locked(folder):  # no reader takes it for lost before its supervisor is up
+        store.write_group(started)
+        spawn(arguments, folder / LOG, {**os.environ, "HARNESS_RESULTS": str(store.root().resolve())})
+    return started
+
+
+def supervise_campaign(group_id: str, verbose: bool, deep: bool) -> int:
+    """The campaign supervisor's work: run the group, judge it, write its report, record how the campaign ended."""
+    group = store.read_group(group_id)
+    update = {"pid": os.getpid(), "host": socket.gethostname()}
+    group = group.model_copy(update={"campaign": group.campaign.model_copy(update=update)})
+    store.write_group(group)
+    try:
+        result, written = campaign(group, lambda line: print(line, flush=True), verbose, deep)
+        ended = {"status": "finished", "exit_code": result.exit_code, "report": str(written)}
+    except HarnessError as exc:
+        ended = {"status": "interrupted" if isinstance(exc, Interrupted) else "failed",
+                 "exit_code": int(exc.exit_code), "error": str(exc)}
+    ended = group.campaign.model_copy(update={**ended, "finished": record.now()})
+    store.write_group(store.read_group(group_id).model_copy(update={"campaign": ended}))
+    print(f"campaign {group_id}: {ended.status}" + (f" ({ended.error})" if ended.error else ""), flush=True)
+    return ended.exit_code or 0
+
+
+def current_group(group_id: str) -> GroupRecord:
+    """The group's record; a campaign whose supervisor was lost is recorded failed (its runs reconcile alone)."""
+    group = store.read_group(group_id)
+    if not _campaign_lost(group):
+        return group
+    from harness.reconcile import locked
+
+    with locked(store.group_dir(group_id)):
+        group = store.read_group(group_id)
+        return _record_lost(group) if _campaign_lost(group) else group
+
+
+def _campaign_lost(group: GroupRecord) -> bool:
+    found = group.campaign
+    if found is None or found.status != "running" or (found.host and found.host != socket.gethostname()):
+        return False
+    return not campaign_supervisors(group.group_id)
+
+
+def _record_lost(group: GroupRecord) -> GroupRecord:
+    found, group_id = group.campaign, group.group_id
+    lost = found.model_copy(update={"status": "failed", "finished": record.now(), "exit_code": int(ExitCode.INFRASTRUCTURE),
+                                    "error": f"the harness supervising this campaign was lost; continue it with "
+                                             f"`harness repro --resume {group_id}`"})
+    group = group.model_copy(update={"campaign": lost})
+    store.write_group(group)
+    return group
+
+
+def campaign_supervisors(group_id: str) -> list[int]:
+    from harness.reconcile import processes_with
+    from harness.supervisor import MODULE
+
+    return processes_with([MODULE.encode(), b"--group", group_id.encode()])
 
 
 def write_report(group: GroupRecord, out: Path | None = None) -> tuple[verify.Judgement, Path]:

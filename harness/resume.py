@@ -7,7 +7,7 @@ import re
 import socket
 from pathlib import Path
 
-from harness import record, store
+from harness import store
 from harness.errors import BadInput
 from harness.record import RunRecord
 from harness.runspec import RunSpec
@@ -25,10 +25,12 @@ REFUSED = {
 
 
 def resumable(run_dir: Path) -> RunRecord:
-    """The run's record, if it may be resumed; a run left `running` by a harness that died is marked failed."""
+    """The run's record, if it may be resumed; a run whose supervisor was lost is reconciled first."""
+    from harness import reconcile
+
     if not store.is_run(run_dir):
         raise BadInput(f"--resume {run_dir}: not a harness run (no {store.RECORD}); pass a run id or directory")
-    run = store.read(run_dir)
+    run = reconcile.current(run_dir)
     if run.kind != "train":
         article = "an" if run.kind == "eval" else "a"
         raise BadInput(f"--resume {run.run_id}: {article} {run.kind} run is not resumable; run `harness {run.kind}` "
@@ -36,7 +38,7 @@ def resumable(run_dir: Path) -> RunRecord:
     if run.status in REFUSED:
         raise BadInput(f"--resume {run.run_id}: not resumable: {REFUSED[run.status].format(id=run.run_id)}")
     refuse_if_alive(run, run_dir)
-    return _ended_without_a_word(run) if run.status == "running" else run
+    return run
 
 
 def refuse_if_alive(run: RunRecord, run_dir: Path) -> None:
@@ -44,31 +46,15 @@ def refuse_if_alive(run: RunRecord, run_dir: Path) -> None:
     if run.status == "running" and attempt.host and attempt.host != socket.gethostname():
         raise BadInput(f"--resume {run.run_id}: it is recorded as running on {attempt.host}; resume it there, "
                        "or once it has ended")
+    from harness.reconcile import supervisors_of
     from harness.runtime import runtime_class  # the Docker SDK only for docker runs
+    from harness.runtime.local import processes_in
 
-    alive = processes_in(run_dir) + runtime_class(run.runtime).alive(run)
+    alive = [f"supervisor {pid}" for pid in supervisors_of(run_dir)]
+    alive += [f"process {pid}" for pid in processes_in(run_dir)] + runtime_class(run.runtime).alive(run, run_dir)
     if alive:
-        raise BadInput(f"--resume {run.run_id}: it is still running (process {', '.join(map(str, alive))}); stop "
-                       "it first (Ctrl-C in its terminal, or kill -INT)")
-
-
-def processes_in(run_dir: Path) -> list[int]:
-    """Processes whose working directory is the run directory: the job's (and only the job's) processes."""
-    target, found = run_dir.resolve(), []
-    for cwd in Path("/proc").glob("[0-9]*/cwd"):
-        try:
-            if cwd.resolve(strict=True) == target:
-                found.append(int(cwd.parent.name))
-        except (OSError, RuntimeError):
-            continue
-    return sorted(found)
-
-
-def _ended_without_a_word(run: RunRecord) -> RunRecord:
-    error = "the harness process ended without recording the end of the run (killed, or the machine went down)"
-    last = run.attempts[-1].model_copy(update={"status": "failed", "finished": run.attempts[-1].finished or record.now(),
-                                               "error": error})
-    return run.model_copy(update={"status": "failed", "error": error, "attempts": [*run.attempts[:-1], last]})
+        raise BadInput(f"--resume {run.run_id}: it is still running ({', '.join(dict.fromkeys(alive))}); stop "
+                       f"it first: harness stop {run.run_id}")
 
 
 def last_checkpoint(work_dir: Path) -> tuple[str, int] | None:

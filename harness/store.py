@@ -58,17 +58,22 @@ def write(run_dir: Path, run: RunRecord) -> None:
 def runs(where: Path | None = None, *, benchmark: str | None = None, group: str | None = None,
          status: str | None = None, platform: str | None = None, kind: str | None = None) -> list[Entry]:
     """Every run under the store, unreadable ones first, then oldest to newest; filters keep readable matches."""
-    wanted = {"benchmark": benchmark, "group": group, "status": status, "platform": platform, "kind": kind}
-    wanted = {k: v for k, v in wanted.items() if v is not None}
     found = []
     for run_dir in _run_dirs(where or root()):
         try:
             found.append(Entry(run_dir, read(run_dir)))
         except BadInput as exc:
             found.append(Entry(run_dir, None, str(exc)))
-    if wanted:
-        found = [e for e in found if e.record and all(getattr(e.record, k) == v for k, v in wanted.items())]
+    found = matching(found, benchmark=benchmark, group=group, status=status, platform=platform, kind=kind)
     return sorted(found, key=lambda e: e.record.started if e.record else "")
+
+
+def matching(found: list[Entry], **filters: str | None) -> list[Entry]:
+    """The readable entries whose record has each given value (a filter of None is no filter)."""
+    wanted = {k: v for k, v in filters.items() if v is not None}
+    if not wanted:
+        return found
+    return [e for e in found if e.record and all(getattr(e.record, k) == v for k, v in wanted.items())]
 
 
 def latest(where: Path | None = None) -> Path:

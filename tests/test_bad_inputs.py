@@ -66,7 +66,7 @@ def test_a_schema_1_record_written_by_the_previous_harness_still_reads(tmp_path)
     run_dir.mkdir()
     (run_dir / "run.json").write_text((DATA / "run-schema1.json").read_text())
     old = store.read(run_dir)
-    assert old.schema_version == 6 and old.benchmark == "smoke" and old.runtime == "docker" and old.gpus == 2
+    assert old.schema_version == 7 and old.benchmark == "smoke" and old.runtime == "docker" and old.gpus == 2
     assert old.spec.docker.shm_size == "2g" and old.spec.data is None and old.spec.seed == 1
     (attempt,) = old.attempts
     assert attempt.status == "succeeded" and attempt.command == old.command and attempt.command[0] == "python3"
@@ -75,9 +75,9 @@ def test_a_schema_1_record_written_by_the_previous_harness_still_reads(tmp_path)
 def test_a_record_of_a_newer_schema_is_refused_by_name(cli, tmp_path):
     run_dir = tmp_path / "future"
     run_dir.mkdir()
-    data = json.loads((DATA / "run-schema1.json").read_text()) | {"schema_version": 7}
+    data = json.loads((DATA / "run-schema1.json").read_text()) | {"schema_version": 8}
     (run_dir / "run.json").write_text(json.dumps(data))
     for command in (("verify", run_dir), ("train", "--resume", run_dir), ("rerun", run_dir)):
         result = cli(*command)
-        assert result.exit_code == 2 and "has schema version 7, newer than this harness reads (up to 6)" in \
+        assert result.exit_code == 2 and "has schema version 8, newer than this harness reads (up to 7)" in \
             one_line_error(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 from conftest import one_line_error, training_command
@@ -102,7 +103,7 @@ def digest(path) -> str:
 
 def test_smoke_run_is_recorded(smoke_run):
     record = json.loads((smoke_run / "run.json").read_text())
-    assert record["schema_version"] == 6 and record["status"] == "succeeded" and record["exit_code"] == 0
+    assert record["schema_version"] == 7 and record["status"] == "succeeded" and record["exit_code"] == 0
     assert record["spec"]["benchmark"] == "smoke" and record["spec"]["platform"] == "cpu" and record["synthetic_data"]
     assert record["spec"]["data"] is None and record["spec"]["epochs"] == 20 and record["spec"]["cfg_options"] == []
     stack = record["environment"]["stack"]
@@ -110,6 +111,9 @@ def test_smoke_run_is_recorded(smoke_run):
     (attempt,) = record["attempts"]
     assert attempt["status"] == "succeeded" and attempt["exit_code"] == 0 and attempt["resumed_from"] is None
     assert training_command(attempt)[1].endswith("mmdet/.mim/tools/train.py")
+    # the run belonged to its supervisor, not to this (test) process; its job's output went straight to console.log
+    assert attempt["pid"] != os.getpid() and attempt["job_started"] and attempt["log_offset"] == 0
+    assert f"run {smoke_run.name}: succeeded" in (smoke_run / "supervisor.log").read_text()
     assert record["final_metrics"]["bbox_mAP"] >= 25.0, "the smoke benchmark must learn visibly"
     for name in ("config.py", "console.log", "work_dir/config.py"):
         assert (smoke_run / name).is_file()

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import one_line_error, read_json
 from harness import logs
-from harness.resume import processes_in
+from harness.runtime.local import processes_in
 from test_training import harness_process, wait_for
 
 EPOCHS = "3"
@@ -43,7 +43,7 @@ def test_killed_and_resumed_run_ends_identical_to_the_uninterrupted_one(cli, ses
     try:
         assert wait_for(lambda: in_epoch_2(run), 240), "the run never reached epoch 2"
         running = cli("train", "--resume", run)
-        assert running.exit_code == 2 and "it is still running (process" in one_line_error(running)
+        assert running.exit_code == 2 and "it is still running (supervisor " in one_line_error(running)
         for pid in processes_in(run):  # the machine loses the training process: no clean shutdown
             os.kill(pid, signal.SIGKILL)
         harness.communicate(timeout=60)

@@ -140,6 +140,21 @@ def test_dry_run_prints_the_batch_script_and_submits_nothing(cli, slurm, session
     assert after == before and slurm.run("squeue", "-h").strip() == ""
 
 
+def test_dry_run_without_a_controller_prints_the_script_with_a_warning(cli, tmp_path, monkeypatch):
+    """Slurm's commands installed, no controller answering (a laptop, a build host): the script all the same."""
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=none\nSlurmctldHost=localhost\nSlurmctldPort=9\nAuthType=auth/munge\n"
+                    "NodeName=localhost CPUs=1\nPartitionName=debug Nodes=localhost Default=YES\n")
+    monkeypatch.setenv("SLURM_CONF", str(conf))
+    result = cli("train", "--runtime", "slurm", "--dry-run")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith("warning: the partition was not checked: could not")
+    assert "#SBATCH --nodes=1" in result.stdout and "srun --kill-on-bad-exit=1" in result.stdout
+    refused = cli("train", "--runtime", "slurm")  # a real run still needs the controller
+    assert refused.exit_code == 3 and "could not" in one_line_error(refused)
+
+
 def test_ctrl_c_cancels_the_job_and_records_interrupted(slurm, session_env):
     run = session_env / "slurm-ctrl-c"
     harness = harness_process(run, "--runtime", "slurm")

@@ -66,20 +66,20 @@ def test_a_group_record_round_trips_and_a_newer_one_is_refused(results):
                         seeds=[0, 1, 2], created="2026-12-01T09:00:00+00:00")
     store.write_group(group)
     assert store.read_group(folder.name) == group
-    (folder / "group.json").write_text(json.dumps(group.model_dump(mode="json") | {"schema_version": 3}))
-    with pytest.raises(BadInput, match="schema version 3, newer than this harness reads"):
+    (folder / "group.json").write_text(json.dumps(group.model_dump(mode="json") | {"schema_version": 4}))
+    with pytest.raises(BadInput, match="schema version 4, newer than this harness reads"):
         store.read_group(folder.name)
-    schema_1 = {k: v for k, v in group.model_dump(mode="json").items()} | {"schema_version": 1}
+    schema_1 = {k: v for k, v in group.model_dump(mode="json").items() if k != "campaign"} | {"schema_version": 1}
     schema_1["spec"] = {k: v for k, v in schema_1["spec"].items() if k not in ("hang_timeout", "skip_preflight")}
     (folder / "group.json").write_text(json.dumps(schema_1))
-    assert store.read_group(folder.name) == group  # a group of the previous harness reads as schema 2
+    assert store.read_group(folder.name) == group  # a group of an earlier harness reads as schema 3
 
 
 def test_a_schema_2_record_written_by_the_previous_harness_reads_as_schema_3(tmp_path):
     """tests/data/run-schema2.json: the record of a real 1-epoch smoke run by commit e97e67b."""
     old = record.read_record(DATA / "run-schema2.json")
     raw = json.loads((DATA / "run-schema2.json").read_text())
-    assert raw["schema_version"] == 2 and old.schema_version == 6
+    assert raw["schema_version"] == 2 and old.schema_version == 7
     assert raw["spec"]["docker"]["gpu_ids"] is None and old.spec.gpu_ids is None and "gpu_ids" not in old.spec.docker.model_dump()
     assert old.environment.stack.packages["mmdet"] == raw["environment"]["mmdet"] == "3.3.0"
     assert old.environment.machine.hostname == raw["environment"]["hostname"]

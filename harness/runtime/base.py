@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar, Iterator, NamedTuple
@@ -28,8 +28,15 @@ class Site:
 
 
 class Ending(NamedTuple):
-    code: int
+    code: int | None  # None: unknown (a job whose supervisor was lost, and whose runtime kept no exit status)
     cause: str | None  # what the runtime knows better than the log (a signal, the OOM killer, the scheduler)
+
+
+class Lost(NamedTuple):
+    """How the job of a run whose supervisor was lost ended, and what the record learns about it."""
+
+    ending: Ending
+    facts: dict = {}
 
 
 class Runtime(ABC):
@@ -38,9 +45,12 @@ class Runtime(ABC):
 
     name: ClassVar[str]
     stopped: ClassVar[str] = "the training processes were stopped"
+    writes_console_log: ClassVar[bool] = False  # the job's output goes straight into console.log (local)
 
-    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None):
-        self.run, self.request, self.run_dir, self.image_id = run, request, run_dir, image_id
+    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
+                 dry_run: bool = False):
+        self.run, self.request, self.run_dir, self.image_id, self.dry_run = run, request, run_dir, image_id, dry_run
+        self.warnings: list[str] = []  # what the constructor could not check (a --dry-run without a scheduler)
 
     @abstractmethod
     def site(self) -> Site: ...
@@ -82,21 +92,34 @@ class Runtime(ABC):
         """Release what start() made (a container), whatever happened."""
 
     @classmethod
-    def alive(cls, run: RunRecord) -> list[str]:
+    def alive(cls, run: RunRecord, run_dir: Path) -> list[str]:
         """What of a recorded run is still running on this runtime (a resume must not start beside it)."""
         return []
+
+    @classmethod
+    def lost_ending(cls, run: RunRecord, run_dir: Path) -> Lost | None:
+        """How the job of a run whose supervisor was lost ended, from the runtime's own evidence (the rest of its
+        output copied into console.log, what it left behind removed); None while the job still runs."""
+        return Lost(Ending(None, None))
+
+    @classmethod
+    def stop_lost(cls, run: RunRecord, run_dir: Path) -> None:
+        """Stop, as Ctrl-C would, the job of a run whose supervisor was lost."""
 
 
 def execute(runtime: Runtime, job: Job, console_log: Path, on_line: Callable[[str], None],
             on_started: Callable[[], None] = lambda: None, watchdog: Watchdog | None = None) -> Ending:
-    """Start, follow (each line to console_log, appended, and to on_line), and how it ended; Ctrl-C stops it,
-    and so does the watchdog when the output shows no progress for too long (Hung)."""
+    """Start, follow (each line to console_log, appended, unless the job writes it itself, and to on_line), and how
+    it ended; Ctrl-C (SIGINT, SIGTERM) stops it, and so does the watchdog when the output shows no progress for too
+    long (Hung)."""
     try:
         runtime.start(job)
         on_started()
-        with console_log.open("a", buffering=1) as log, _watching(watchdog, runtime) as watching:
+        log_file = nullcontext() if runtime.writes_console_log else console_log.open("a", buffering=1)
+        with log_file as log, _watching(watchdog, runtime) as watching:
             for line in runtime.follow():
-                log.write(line)
+                if log is not None:
+                    log.write(line)
                 on_line(line)
                 if watchdog is not None:
                     watchdog.saw(line)

@@ -7,16 +7,17 @@ import secrets
 from pathlib import Path
 from typing import Iterator
 
-from harness import host, store
+from harness import host
 from harness.container import CHECKPOINT_MOUNT, CONFIGS_MOUNT, DATA_MOUNT, MMDET_TOOLS, RUN_MOUNT, GpuOptions, HostFacts, container_spec
 from harness.errors import BadInput, ImageMissing
 from harness.job import Job, JobRequest
 from harness.platforms import load_platform
 from harness.record import RunRecord
 from harness.runtime import docker_engine
-from harness.runtime.base import Ending, Runtime, Site
+from harness.runtime.base import Ending, Lost, Runtime, Site
 from harness.runtime.docker_engine import ContainerExit
 from harness.runtime.local import signal_cause
+from harness.runtime.tail import complete_log
 from harness.runspec import RunSpec
 from harness.spec import CONFIGS_DIR
 
@@ -25,9 +26,10 @@ class DockerRuntime(Runtime):
     name = "docker"
     stopped = "the container was stopped and removed"
 
-    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None):
+    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
+                 dry_run: bool = False):
         """Engine, image and GPU access are checked here, before the run directory holds anything."""
-        super().__init__(run, request, run_dir, image_id)
+        super().__init__(run, request, run_dir, image_id, dry_run)
         visible = host.gpu_inventory(request.platform)
         if visible is not None and request.gpus > len(visible):
             raise BadInput(f"--gpus {request.gpus} but this host shows {len(visible)} {request.platform} GPUs")
@@ -94,9 +96,27 @@ class DockerRuntime(Runtime):
             "mounts": [m.model_dump() for m in spec.mounts]}}
 
     @classmethod
-    def alive(cls, run: RunRecord) -> list[str]:
+    def alive(cls, run: RunRecord, run_dir: Path) -> list[str]:
         """Containers of this run still running in the engine (their processes are not the host's to see)."""
         return [f"container {name}" for name in docker_engine.run_containers(docker_engine.connect(), run.run_id)]
+
+    @classmethod
+    def lost_ending(cls, run: RunRecord, run_dir: Path) -> Lost | None:
+        """The container's own state and exit status; its output completes console.log, then it is removed."""
+        found = docker_engine.lost_containers(docker_engine.connect(), run.run_id)
+        if any(container.running for container in found):
+            return None
+        if not found:
+            return Lost(Ending(None, "its container was already gone"))
+        last = found[-1]
+        complete_log(run_dir / run.console_log, run.attempts[-1].log_offset, last.output)
+        return Lost(Ending(last.ended.status_code, cause(last.ended)))
+
+    @classmethod
+    def stop_lost(cls, run: RunRecord, run_dir: Path) -> None:
+        client = docker_engine.connect()
+        for name in docker_engine.run_containers(client, run.run_id):
+            docker_engine.interrupt_container(client.containers.get(name))
 
 
 def host_facts(client) -> HostFacts:

@@ -171,8 +171,11 @@ def interrupt_container(container) -> None:
         container.kill(signal=int(signal.SIGINT))
         container.kill(signal=int(signal.SIGCONT))
         container.wait(timeout=GRACE_SECONDS)
-    except Exception:  # already gone, or deaf to SIGINT: the forced removal below ends it
-        pass
+    except Exception:  # already gone, or deaf to SIGINT past the grace period
+        try:
+            container.kill()
+        except Exception:
+            pass
 
 
 def remove_container(container) -> None:
@@ -195,6 +198,36 @@ def run_containers(client: docker.DockerClient, run_id: str) -> list[str]:
     except (APIError, RequestException) as exc:
         raise InfrastructureError(f"the Docker engine failed to list containers: {_first_line(exc)}") from exc
     return [c.name for c in found]
+
+
+class LostContainer(BaseModel):
+    """A run's container found after its supervisor was lost: running, or how it exited and what it printed."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    running: bool
+    ended: ContainerExit | None = None
+    output: bytes = b""
+
+
+def lost_containers(client: docker.DockerClient, run_id: str) -> list[LostContainer]:
+    """Every container of the run, running or not; an exited one's output is read and the container removed."""
+    try:
+        found = client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+        return [_lost(container) for container in found]
+    except (APIError, RequestException) as exc:
+        raise InfrastructureError(f"the Docker engine failed to list containers: {_first_line(exc)}") from exc
+
+
+def _lost(container) -> LostContainer:
+    state = container.attrs["State"]
+    if state.get("Running"):
+        return LostContainer(name=container.name, running=True)
+    ended = ContainerExit(status_code=state.get("ExitCode", -1), oom_killed=state.get("OOMKilled", False),
+                          error=state.get("Error") or None)
+    output = container.logs()
+    remove_container(container)
+    return LostContainer(name=container.name, running=False, ended=ended, output=output)
 
 
 def _info(found) -> ImageInfo:

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Iterator
 
 from harness.container import docker_run_argv
-from harness.errors import BadInput
+from harness.errors import BadInput, InfrastructureError
 from harness.job import Job, JobRequest, mmdet_tools_dir
 from harness.record import RunRecord, SlurmJob
 from harness.runspec import RunSpec, SlurmOptions
 from harness.runtime import slurm_scheduler as scheduler
-from harness.runtime.base import Ending, Runtime, Site
+from harness.runtime.base import Ending, Lost, Runtime, Site
+from harness.runtime.tail import Tail, complete_log
 from harness.runtime.slurm_scheduler import JobInfo
 
 # What a node's task hands into its container by name: its rank, the rendezvous, its CPU share, the interface.
@@ -31,6 +32,7 @@ POLL_SECONDS = 1.0
 STOP_SECONDS = 60
 NOT_VISIBLE = 97  # a node's task exits so when it cannot see the run directory
 NODE_LOCAL_FILESYSTEMS = {"tmpfs", "ramfs", "devtmpfs"}
+REQUEUED = "harness: Slurm requeued job"  # the supervisor's own line in console.log
 ENDINGS = {
     "CANCELLED": "the Slurm job was cancelled (scancel, or an administrator)",
     "TIMEOUT": "the Slurm job reached its time limit ({time}); resume it, with a longer --time if it needs one",
@@ -46,15 +48,21 @@ class SlurmRuntime(Runtime):
     name = "slurm"
     stopped = "the Slurm job was cancelled (scancel)"
 
-    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None):
-        super().__init__(run, request, run_dir, image_id)
+    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
+                 dry_run: bool = False):
+        super().__init__(run, request, run_dir, image_id, dry_run)
         refuse_node_local(run_dir)
-        scheduler.check_partition(run.slurm.partition)
+        try:
+            scheduler.check_partition(run.slurm.partition)
+        except InfrastructureError as exc:
+            if not dry_run:
+                raise
+            self.warnings.append(f"the partition was not checked: {exc}")  # a dry-run prints the script anyway
         self.container = None  # --container docker: the docker runtime describes the container
         if run.slurm.container == "docker":
             from harness.runtime.docker import DockerRuntime  # the Docker SDK only for container jobs
 
-            self.container = DockerRuntime(run, request, run_dir, image_id)
+            self.container = DockerRuntime(run, request, run_dir, image_id, dry_run)
         self.script_text = ""
         self.script: Path | None = None
         self.info: JobInfo | None = None
@@ -86,26 +94,21 @@ class SlurmRuntime(Runtime):
 
     def follow(self) -> Iterator[str]:
         """The output file's new lines; the scheduler is asked about the job between reads."""
-        output = self.run_dir / f"slurm-{self.info.job_id}.out"
-        offset, last_poll, restarts, pending = 0, 0.0, self.info.restarts, b""
+        tail = Tail(self.run_dir / f"slurm-{self.info.job_id}.out")
+        last_poll, restarts = 0.0, self.info.restarts
         while True:
-            offset, chunk = _read_from(output, offset)
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode(errors="replace") + "\n"
+            lines = tail.read()
+            yield from lines
             if time.monotonic() - last_poll >= POLL_SECONDS:
                 last_poll = time.monotonic()
                 ended = self._refresh()
                 if self.info.restarts > restarts:
                     restarts = self.info.restarts
-                    yield f"harness: Slurm requeued job {self.info.job_id} (restart {restarts}, {self.info.reason})\n"
+                    yield f"{REQUEUED} {self.info.job_id} (restart {restarts}, {self.info.reason})\n"
                 if ended:
-                    offset, chunk = _read_from(output, offset)
-                    rest = (pending + chunk).decode(errors="replace")
-                    yield from (line + "\n" for line in rest.splitlines())
+                    yield from tail.read(final=True)
                     return
-            if not chunk:
+            if not lines:
                 time.sleep(0.2)
 
     def _refresh(self) -> bool:
@@ -142,11 +145,39 @@ class SlurmRuntime(Runtime):
                                   restarts=info.restarts)}
 
     @classmethod
-    def alive(cls, run: RunRecord) -> list[str]:
+    def alive(cls, run: RunRecord, run_dir: Path) -> list[str]:
         if run.slurm is None:
             return []
         info = scheduler.job(run.slurm.job_id)
         return [f"Slurm job {info.job_id} ({info.state.lower()})"] if info is not None and not info.final else []
+
+    @classmethod
+    def lost_ending(cls, run: RunRecord, run_dir: Path) -> Lost | None:
+        """The batch job's state from the controller; its output file completes console.log."""
+        if run.slurm is None:  # lost before sbatch answered
+            return Lost(Ending(None, "the batch job was never submitted"))
+        recorded = run.slurm
+        info = scheduler.job(recorded.job_id)
+        if info is not None and not info.final:
+            return None
+        output = (run_dir / f"slurm-{recorded.job_id}.out")
+        complete_log(run_dir / run.console_log, run.attempts[-1].log_offset,
+                     output.read_bytes() if output.is_file() else b"", skip=(REQUEUED.encode(),))
+        if info is None:
+            return Lost(Ending(None, f"the controller no longer knows Slurm job {recorded.job_id}"))
+        facts = recorded.model_copy(update={"state": info.state, "reason": info.reason, "nodes": info.nodes,
+                                            "restarts": info.restarts})
+        return Lost(ending_of(info, run.spec.slurm.time), {"slurm": facts})
+
+    @classmethod
+    def stop_lost(cls, run: RunRecord, run_dir: Path) -> None:
+        """scancel, then wait (bounded) until the scheduler says the job has ended."""
+        if run.slurm is None:
+            return
+        scheduler.cancel(run.slurm.job_id)
+        deadline = time.monotonic() + STOP_SECONDS
+        while time.monotonic() < deadline and (info := scheduler.job(run.slurm.job_id)) and not info.final:
+            time.sleep(POLL_SECONDS)
 
 
 def ending_of(info: JobInfo, time_limit: str | None) -> Ending:
@@ -230,13 +261,3 @@ def _next_free(folder: Path, pattern: str) -> Path:
     while (folder / pattern.format(number)).exists():
         number += 1
     return folder / pattern.format(number)
-
-
-def _read_from(path: Path, offset: int) -> tuple[int, bytes]:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read()
-    except FileNotFoundError:
-        return offset, b""
-    return offset + len(chunk), chunk

@@ -94,7 +94,9 @@ class Site(Frozen):
 
 
 def collect(where: Path | None = None) -> Site:
-    entries = store.runs(where)
+    from harness import reconcile
+
+    entries = reconcile.runs(where)  # a run whose supervisor was lost is published as it ended
     targets = _Targets()
     views = [run_view(entry, targets) for entry in entries]
     group_entries = store.groups(where)
