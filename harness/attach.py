@@ -41,12 +41,17 @@ def start(run_dir: Path, started: RunRecord, handover: Handover, console: Consol
 
 
 def wait_started(run_dir: Path) -> RunRecord:
-    """The record once the run's job has started, or the run has ended (it failed to start)."""
-    while True:
+    """The record once the run's job has started, or the run has ended (it failed to start). A Ctrl-C before then
+    stops the run: it was not handed over yet."""
+    try:
+        while True:
+            run = reconcile.current(run_dir)
+            if run.status != "running" or run.attempts[-1].job_started:
+                return run
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
         run = reconcile.current(run_dir)
-        if run.status != "running" or run.attempts[-1].job_started:
-            return run
-        time.sleep(POLL_SECONDS)
+        return _stop_running(run_dir, run, wait=True) if run.status == "running" else run
 
 
 def follow(run_dir: Path, console: Console, verbose: bool, owner: bool) -> RunRecord:
@@ -56,7 +61,7 @@ def follow(run_dir: Path, console: Console, verbose: bool, owner: bool) -> RunRe
     run = reconcile.current(run_dir)
     tail = Tail(run_dir / run.console_log, run.attempts[-1].log_offset)
 
-    def ended() -> RunRecord | None:
+    def finished() -> RunRecord | None:
         run = reconcile.current(run_dir)
         return None if run.status == "running" else run
 
@@ -67,7 +72,7 @@ def follow(run_dir: Path, console: Console, verbose: bool, owner: bool) -> RunRe
 
     with TrainingView(console, run.epochs, verbose) as view:
         lines = LineView(view, console)
-        return _attached(lambda: _until(tail, lines.feed, ended), request_stop, owner, f"run {run_dir.name}")
+        return _attached(lambda: _until(tail, lines.feed, finished), request_stop, owner, f"run {run_dir.name}")
 
 
 def _attached(until_ended, request_stop, owner: bool, what: str):
@@ -84,8 +89,8 @@ def _attached(until_ended, request_stop, owner: bool, what: str):
         raise Interrupted(f"interrupted; {what} is being stopped by its supervisor") from None
 
 
-def _until(tail: Tail, show, ended):
-    """Show each new line of tail as it comes until ended() (asked every RECORD_SECONDS) returns a record."""
+def _until(tail: Tail, show, finished):
+    """Show each new line of tail as it comes until finished() (asked every RECORD_SECONDS) returns a record."""
     checked = 0.0
     while True:
         new = tail.read()
@@ -93,7 +98,7 @@ def _until(tail: Tail, show, ended):
             show(line)
         if time.monotonic() - checked >= RECORD_SECONDS:
             checked = time.monotonic()
-            done = ended()
+            done = finished()
             if done is not None:
                 for line in tail.read(final=True):
                     show(line)
@@ -183,15 +188,15 @@ def follow_campaign(group_id: str, console: Console, owner: bool) -> GroupRecord
     def show(line: str) -> None:
         console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
 
-    def ended() -> GroupRecord | None:
+    def finished() -> GroupRecord | None:
         group = repro.current_group(group_id)
         return group if group.campaign is None or group.campaign.status != "running" else None
 
     def request_stop() -> None:
-        if ended() is None:
+        if finished() is None:
             stop_campaign(group_id, wait=False)
 
-    return _attached(lambda: _until(tail, show, ended), request_stop, owner, f"group {group_id}")
+    return _attached(lambda: _until(tail, show, finished), request_stop, owner, f"group {group_id}")
 
 
 def stop_campaign(group_id: str, wait: bool = True) -> GroupRecord:

@@ -650,7 +650,7 @@ def runs(
                                                            else ""), highlight=False)
     else:
         live = {e.path: live_status(e.path, e.record) for e in found if e.record and e.record.status == "running"}
-        table = report.runs_listing(found, live, wide)
+        table = report.runs_listing(found, live, wide, store.short_ids(store.run_ids()))
         shown = Console(width=max(console.width, report.natural_width(console, table))) if wide else console
         shown.print(table)  # default: fits the terminal (100 columns and up); --wide: each row one line, however wide
 
@@ -663,17 +663,17 @@ def attach_command(
     """Follow a running run (or repro campaign) live from any shell; Ctrl-C here only detaches.
 
     When it ends, or if it already has, prints its summary and exits with its exit code (as `harness train` would)."""
-    from harness import attach as attaching, reconcile, repro, store
+    from harness import attach as attaching, reconcile, repro
 
-    run_dir = store.resolve(Path(target))
+    run_dir, group_id = _run_or_group(target)
     try:
-        if store.is_run(run_dir):
+        if run_dir is not None:
             run = reconcile.current(run_dir)
             if run.status == "running":
                 run = attaching.follow(run_dir, console, verbose, owner=False)
             _show_run(attaching.ended(run, run_dir, console), run_dir)
             return
-        group = repro.current_group(_group_named(target))
+        group = repro.current_group(group_id)
         if group.campaign is not None and group.campaign.status == "running":
             group = attaching.follow_campaign(group.group_id, console, owner=False)
         _show_campaign(attaching.campaign_ended(group))
@@ -688,28 +688,35 @@ def stop_command(
 ):
     """Stop a running run as Ctrl-C would, from any shell: recorded interrupted, resumable with
     `harness train --resume RUN`. A repro group's running run is stopped and the group left resumable."""
-    from harness import attach as attaching, store
+    from harness import attach as attaching
 
-    run_dir = store.resolve(Path(target))
-    if store.is_run(run_dir):
+    run_dir, group_id = _run_or_group(target)
+    if run_dir is not None:
         run = attaching.stop(run_dir)
         console.print(f"{run.run_id}: {run.status}" + (f"; resume it with `harness train --resume {run.run_id}`"
                                                       if run.status == "interrupted" else ""), highlight=False,
                       soft_wrap=True)
         return
-    group = _group_named(target)
-    attaching.stop_campaign(group)
-    console.print(f"group {group}: stopped; continue it with `harness repro --resume {group}`", highlight=False,
-                  soft_wrap=True)
+    attaching.stop_campaign(group_id)
+    console.print(f"group {group_id}: stopped; continue it with `harness repro --resume {group_id}`",
+                  highlight=False, soft_wrap=True)
 
 
-def _group_named(target: str) -> str:
+def _run_or_group(target: str) -> tuple[Path | None, str | None]:
+    """A run (a directory, a run id) first, then a repro group of that name, then a run id's unique start."""
     from harness import store
 
-    if not (store.group_dir(target) / store.GROUP_RECORD).is_file() or "/" in target:
-        raise BadInput(f"{target}: no run or repro group of that name under {store.root()} (pass a run id, a run "
-                       "directory or a group id)")
-    return target
+    given = Path(target)
+    exact = given if given.exists() else store.root() / given
+    if store.is_run(exact):
+        return exact, None
+    if len(given.parts) == 1 and (store.group_dir(target) / store.GROUP_RECORD).is_file():
+        return None, target
+    run_dir = store.resolve(given)
+    if store.is_run(run_dir):
+        return run_dir, None
+    raise BadInput(f"{target}: no run or repro group of that name under {store.root()} (pass a run id, a run "
+                   "directory or a group id)")
 
 
 @app.command()

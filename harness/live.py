@@ -15,7 +15,7 @@ TAIL_BYTES = 512 * 1024  # many times the lines between two progress lines of a 
 
 @dataclass(frozen=True)
 class LiveStatus:
-    progress: str  # "epoch 3/20 (12%)", "iteration 40/500", or "starting"
+    progress: str  # "epoch 3/20 12%", "iter 40/500", or "starting"
     loss: float | None = None
     last_map: float | None = None  # the last evaluation's bbox mAP (AP points) in the part read
     eta: str | None = None
@@ -38,7 +38,7 @@ def live_status(run_dir: Path, run: RunRecord) -> LiveStatus:
 
 def _where(step: TrainStep, epochs: int) -> str:
     if step.total_iters:  # an iteration-based loop (a bench)
-        return f"iteration {step.iter}/{step.total_iters}"
+        return f"iter {step.iter}/{step.total_iters}"
     total = (step.iters_per_epoch or 0) * epochs
-    share = f" ({100 * step.iter / total:.0f}%)" if total else ""
+    share = f" {100 * step.iter / total:.0f}%" if total else ""
     return f"epoch {step.epoch}/{epochs}{share}"

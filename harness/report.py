@@ -149,23 +149,46 @@ def dataset_table(summary: DatasetSummary) -> Table:
 
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "diverged": "red", "stopped": "red", "hung": "red",
                 "interrupted": "yellow", "running": "cyan"}
-WIDE_COLUMNS = ("benchmark", "kind", "platform", "gpus", "seed", "epochs", "img/s", "group")
+WIDE_COLUMNS = ("started", "kind", "platform", "gpus", "seed", "epochs", "img/s", "group")
 
 
-def runs_listing(entries, live: dict | None = None, wide: bool = False) -> Table:
-    """store.Entry rows: a record, or why it cannot be read. live: a running run's LiveStatus by its path.
-    The default columns fit a 100-column terminal; wide adds the run's spec."""
+def runs_listing(entries, live: dict | None = None, wide: bool = False, short: dict | None = None) -> Table:
+    """store.Entry rows: a record, or why it cannot be read. live: a running run's LiveStatus by its path; short:
+    the shortest unique start of each run id (which every command takes), shown unless wide. The default columns
+    fit a 100-column terminal; wide adds the rest of the run's spec."""
     table = Table(title="Runs (bbox mAP in AP points)", title_justify="left", box=None, pad_edge=False)
-    columns = ("run", "status", "progress", "loss", "bbox_mAP", "eta", "started") + (WIDE_COLUMNS if wide else ())
+    columns = ("run", "benchmark", "status", "progress", "loss", "bbox_mAP", "eta") + (WIDE_COLUMNS if wide else ())
     for column in columns:
         table.add_column(column, no_wrap=column != "status", overflow="fold")  # status: an unreadable record's error
     for entry in entries:
         run = entry.record
         if run is None:
-            table.add_row(entry.path.name, f"[red]unreadable[/]: {entry.error}", *["-"] * (len(columns) - 2))
+            table.add_row(entry.path.name, "-", f"[red]unreadable[/]: {entry.error}", *["-"] * (len(columns) - 3))
             continue
-        table.add_row(*_run_cells(run, (live or {}).get(entry.path)), *(_wide_cells(run) if wide else ()))
+        shown = run.run_id if wide or short is None else short.get(run.run_id, run.run_id)
+        table.add_row(shown, *_run_cells(run, (live or {}).get(entry.path)), *(_wide_cells(run) if wide else ()))
     return table
+
+
+def _run_cells(run: RunRecord, now) -> tuple[str, ...]:
+    style = STATUS_STYLE.get(run.status, "")
+    status = f"[{style}]{run.status}[/]" if style else run.status
+    if now is None:
+        return run.benchmark, status, "-", "-", points((run.final_metrics or {}).get("bbox_mAP")), "-"
+    loss = f"{now.loss:.4f}" if now.loss is not None else "-"
+    return run.benchmark, status, now.progress, loss, points(now.last_map), _compact_eta(now.eta)
+
+
+def _compact_eta(eta: str | None) -> str:
+    """mmengine's '1 day, 2:03:04' as '1d 2:03:04'."""
+    if not eta:
+        return "-"
+    return eta.replace(" days, ", "d ").replace(" day, ", "d ")
+
+
+def _wide_cells(run: RunRecord) -> tuple[str, ...]:
+    return (f"{run.started[5:10]} {run.started[11:16]}", run.kind, run.platform, str(run.gpus), str(run.seed),
+            str(run.epochs), f"{run.bench.images_per_second:.2f}" if run.bench else "-", run.group or "-")
 
 
 def natural_width(console, table: Table) -> int:
@@ -173,21 +196,6 @@ def natural_width(console, table: Table) -> int:
     from rich.measure import Measurement
 
     return Measurement.get(console, console.options.update(width=100_000), table).maximum
-
-
-def _run_cells(run: RunRecord, now) -> tuple[str, ...]:
-    style = STATUS_STYLE.get(run.status, "")
-    status = f"[{style}]{run.status}[/]" if style else run.status
-    started = f"{run.started[5:10]} {run.started[11:16]}"
-    if now is None:
-        return run.run_id, status, "-", "-", points((run.final_metrics or {}).get("bbox_mAP")), "-", started
-    loss = f"{now.loss:.4f}" if now.loss is not None else "-"
-    return run.run_id, status, now.progress, loss, points(now.last_map), now.eta or "-", started
-
-
-def _wide_cells(run: RunRecord) -> tuple[str, ...]:
-    return (run.benchmark, run.kind, run.platform, str(run.gpus), str(run.seed), str(run.epochs),
-            f"{run.bench.images_per_second:.2f}" if run.bench else "-", run.group or "-")
 
 
 def detached(run: RunRecord, run_dir, name: str) -> str:

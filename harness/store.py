@@ -85,12 +85,34 @@ def latest(where: Path | None = None) -> Path:
 
 
 def resolve(path: Path | None) -> Path:
-    """A path as given, a run id under results/, or (no path) the latest run."""
+    """A path as given, a run id under results/ or the start of one (`harness runs` shows the shortest that is
+    unique), or (no path) the latest run."""
     if path is None:
         return latest()
     path = Path(path)
     by_id = root() / path
-    return by_id if not path.exists() and is_run(by_id) else path
+    if path.exists() or is_run(by_id) or len(path.parts) != 1:
+        return by_id if not path.exists() and is_run(by_id) else path
+    started = [run_dir for run_dir in _run_dirs(root()) if run_dir.name.startswith(path.name)]
+    if len(started) > 1:
+        raise BadInput(f"{path} is the start of {len(started)} run ids ({', '.join(d.name for d in started[:3])}"
+                       f"{', ...' if len(started) > 3 else ''}): give more of it")
+    return started[0] if started else path
+
+
+def run_ids(where: Path | None = None) -> list[str]:
+    return [run_dir.name for run_dir in _run_dirs(where or root())]
+
+
+def short_ids(run_ids: list[str], least: int = len("YYYYmmdd-HHMMSS")) -> dict[str, str]:
+    """Each run id's shortest start, at least its time stamp, that no other of these ids shares."""
+    shortest = {}
+    for run_id in run_ids:
+        length = least
+        while length < len(run_id) and any(o != run_id and o.startswith(run_id[:length]) for o in run_ids):
+            length += 1
+        shortest[run_id] = run_id[:length]
+    return shortest
 
 
 def _run_dirs(where: Path) -> list[Path]:

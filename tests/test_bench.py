@@ -99,7 +99,7 @@ def test_a_real_bench_of_the_smoke_benchmark(cli, own_results, smoke_run):
     assert found["projected_seconds"] == pytest.approx(sum(found["projection"].values()))
     assert 60 < found["projected_seconds"] < 3600  # the full smoke run takes minutes here
 
-    listing = cli("runs", "--kind", "bench")
+    listing = cli("runs", "--kind", "bench", "--wide")  # --wide: the whole run id, and images per second
     assert record["run_id"] in listing.stdout and f"{found['images_per_second']:.2f}" in listing.stdout
     compared = cli("compare", record["run_id"], record["run_id"], "--json")
     assert compared.exit_code == 0 and json.loads(compared.stdout)["speedup"] == 1.0

@@ -100,19 +100,50 @@ def test_runs_reconciles_before_it_filters_and_fits_100_columns(cli, tmp_path, m
     assert all(len(line) <= 100 for line in lines), listing.stdout
     rows = [line for line in lines if line.startswith("2026")]
     assert len(rows) == 3, "one line a run, nothing wrapped"
-    assert "benchmark" not in listing.stdout and "benchmark" in cli("runs", "--wide").stdout
+    assert [row.split()[0] for row in rows] == ["20261203-085910", "20261203-090314", "20261203-090324"]
+    assert "platform" not in listing.stdout and "platform" in cli("runs", "--wide").stdout
+    assert FINISHED in cli("runs", "--wide").stdout, "--wide shows the whole run id"
+    judged = cli("verify", "20261203-085910", "--json")  # the short id names the run
+    assert judged.exit_code == 0 and f"/{FINISHED}/work_dir/" in json.loads(judged.stdout)["runs"][0]["source"]
+    ambiguous = cli("verify", "20261203-0903")
+    assert ambiguous.exit_code == 2 and "is the start of 2 run ids" in one_line_error(ambiguous)
 
 
 def test_a_running_run_shows_where_it_is(tmp_path):
     run = left_running(FINISHED, tmp_path)
     now = live_status(run, store.read(run))
-    assert now.progress == "epoch 20/20 (100%)" and now.last_map == 77.2 and now.loss is not None
+    assert now.progress == "epoch 20/20 100%" and now.last_map == 77.2 and now.loss is not None
     entry = store.Entry(run, store.read(run))
     console = Console(width=100, record=True)
     console.print(report.runs_listing([entry], {run: now}))
     text = console.export_text()
-    assert "running" in text and "epoch 20/20 (100%)" in text and "77.20" in text
+    assert "running" in text and "epoch 20/20 100%" in text and "77.20" in text
     assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_the_mission_s_run_fits_100_columns_too():
+    """The longest cells a run of the mission has: its 37-character id, its benchmark, a day of ETA."""
+    from harness.live import LiveStatus
+    from store_records import make_record
+
+    run_id = "20261207-151500-reppoints-r101-dcn-2x"
+    record = make_record(run_id, status="running")
+    record = record.model_copy(update={"spec": record.spec.model_copy(update={"benchmark": "reppoints-r101-dcn-2x",
+                                                                              "epochs": 24})})
+    now = LiveStatus("epoch 12/24 49%", 0.6123, 38.41, "1 day, 2:03:04")
+    console = Console(width=100, record=True)
+    path = Path("/results") / run_id
+    console.print(report.runs_listing([store.Entry(path, record)], {path: now}, short=store.short_ids([run_id])))
+    (row,) = [line for line in console.export_text().splitlines() if line.startswith("2026")]
+    assert row.split() == ["20261207-151500", "reppoints-r101-dcn-2x", "running", "epoch", "12/24", "49%",
+                           "0.6123", "38.41", "1d", "2:03:04"]
+
+
+def test_short_ids_are_the_shortest_unique_starts():
+    ids = ["20261203-085910-smoke", "20261203-085910-smoke-2", "20261203-090314-smoke-bench"]
+    assert store.short_ids(ids) == {"20261203-085910-smoke": "20261203-085910-smoke",
+                                    "20261203-085910-smoke-2": "20261203-085910-smoke-",
+                                    "20261203-090314-smoke-bench": "20261203-090314"}
 
 
 @pytest.mark.parametrize("name, code, message", [
