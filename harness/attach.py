@@ -163,10 +163,11 @@ def _terminate(pids: list[int]) -> None:
 
 
 def _wait_ended(run_dir: Path) -> RunRecord:
+    """The final record, once its supervisor has also exited: after a stop, nothing of the run is left running."""
     deadline = time.monotonic() + STOP_SECONDS
     while time.monotonic() < deadline:
         run = reconcile.current(run_dir)
-        if run.status != "running":
+        if run.status != "running" and not reconcile.supervisors_of(run_dir):
             return run
         time.sleep(POLL_SECONDS)
     raise InfrastructureError(f"run {run_dir.name} was told to stop {STOP_SECONDS} s ago and is still running; "
@@ -212,7 +213,7 @@ def stop_campaign(group_id: str, wait: bool = True) -> GroupRecord:
     deadline = time.monotonic() + STOP_SECONDS
     while time.monotonic() < deadline:
         group = repro.current_group(group_id)
-        if group.campaign.status != "running":
+        if group.campaign.status != "running" and not repro.campaign_supervisors(group_id):
             return group
         time.sleep(POLL_SECONDS)
     raise InfrastructureError(f"group {group_id} was told to stop {STOP_SECONDS} s ago and is still running; see "

@@ -31,6 +31,41 @@ def session_env(tmp_path_factory):
         patch.setenv("HARNESS_CACHE", str(root / "cache"))
         patch.setenv("COLUMNS", "200")
         yield root
+    stop_leftovers(root)
+
+
+def stop_leftovers(root: Path) -> None:
+    """A run outlives the command that started it, so a test that failed half-way can leave a supervisor (and
+    its job) running: nothing the session started under its directory outlives the session. SIGTERM first (a
+    supervisor records its run interrupted), then SIGKILL for what is left, jobs in run directories included."""
+    import os
+    import signal
+    import time
+
+    from harness.reconcile import processes_with
+
+    root = root.resolve()
+    for sig, jobs_too in ((signal.SIGTERM, False), (signal.SIGKILL, True)):
+        found = [pid for pid in processes_with([]) if pid != os.getpid() and _left_by_the_session(pid, root, jobs_too)]
+        for pid in found:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if found and not jobs_too:
+            time.sleep(10)
+
+
+def _left_by_the_session(pid: int, root: Path, jobs_too: bool) -> bool:
+    """A supervisor of a run or campaign of the session's, or (jobs_too) a process working in one of its runs."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        cwd = Path(f"/proc/{pid}/cwd").resolve()
+    except OSError:
+        return False
+    if b"harness.supervisor" in argv:
+        return cwd.is_relative_to(root) or any(str(root).encode() in arg for arg in argv)
+    return jobs_too and cwd.is_relative_to(root) and (cwd / "run.json").is_file()
 
 
 @pytest.fixture

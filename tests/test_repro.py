@@ -29,7 +29,8 @@ def group_runs(results: Path, group: str) -> dict[int, dict]:
 
 def training_started(results: Path, group: str, seed: int) -> bool:
     run = group_runs(results, group).get(seed)
-    return bool(run) and "Epoch(train) [1]" in (results / run["run_id"] / "console.log").read_text(errors="replace")
+    log = results / run["run_id"] / "console.log" if run else None  # the record comes before the job's first line
+    return bool(log and log.exists()) and "Epoch(train) [1]" in log.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,7 @@ def group(session_env) -> dict:
     results = session_env / "results"
     campaign = subprocess.Popen([sys.executable, "-m", "harness", "repro", "--runs", "3", "--epochs", EPOCHS],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    group_id = None
     try:
         assert wait_for(lambda: any(results.glob("groups/*/group.json")), 60), "no group was created"
         (group_file,) = results.glob("groups/*/group.json")
@@ -47,6 +49,8 @@ def group(session_env) -> dict:
         out, err = campaign.communicate(timeout=120)
     finally:
         campaign.kill()
+        if group_id is not None:  # the campaign outlives its command: a failure here must not leave it running
+            subprocess.run([sys.executable, "-m", "harness", "stop", group_id], capture_output=True, timeout=300)
     after_interrupt = group_runs(results, group_id)
     resumed = subprocess.run([sys.executable, "-m", "harness", "repro", "--resume", group_id],
                              capture_output=True, text=True, timeout=900)
