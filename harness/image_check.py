@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -20,11 +21,20 @@ def check_images(directory: Path, rows: list[tuple[str, float, float]], on_image
     if not jobs:
         return
     workers = workers or os.cpu_count() or 1
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_plain_signals) as pool:
         for failure in pool.imap_unordered(_check_one, jobs, chunksize=CHUNK):
             on_image(1)
             if failure is not None:
                 yield failure
+
+
+def _plain_signals() -> None:
+    """A forked worker inherits the harness's SIGTERM handler (it raises KeyboardInterrupt, to record a run as
+    interrupted), and a worker that runs Python code to die can block for ever on a lock another thread held at
+    the fork: the pool's terminate() (SIGTERM) then waited on it for ever (seen once, in CI). SIGTERM ends a
+    worker at once; Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _check_one(job: tuple[str, float | None, float | None]) -> tuple[str, str] | None:
