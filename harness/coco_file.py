@@ -60,9 +60,17 @@ def read(path: Path, on_bytes: Callable[[int], None] = lambda n: None) -> CocoFi
     return data
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def decode(buffer) -> CocoFile:
+    if bytes(buffer[:len(BOM)]) == BOM:
+        raise NotCoco("starts with a UTF-8 byte order mark, which pycocotools' JSON reader refuses: save it as "
+                      "UTF-8 without one")
     try:
         return DECODER.decode(buffer)
+    except RecursionError:
+        raise NotCoco("is nested too deeply to be a COCO detection file") from None
     except msgspec.ValidationError as exc:  # valid JSON of the wrong shape: msgspec names the place ($.annotations[3].bbox)
         raise NotCoco(f"is not a COCO detection file ({exc})") from None
     except msgspec.DecodeError as exc:

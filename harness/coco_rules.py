@@ -45,9 +45,12 @@ class SplitImages:
     rows: list[tuple[str, float, float]]
 
 
-def check_images(split: str, image_dir: Path, data: CocoFile, present: set[str], findings: Findings) -> SplitImages:
+def check_images(split: str, image_dir: Path, data: CocoFile, present: dict[str, int],
+                 findings: Findings) -> SplitImages:
+    """present: the image directory's regular files (symbolic links followed) and their sizes in bytes."""
     sizes: dict = {}
     rows = []
+    listed: dict[str, object] = {}
     for image in data.images:
         if image.id is None:
             findings.problem("image without id", f"{split}: image {image.file_name} has no id")
@@ -62,8 +65,16 @@ def check_images(split: str, image_dir: Path, data: CocoFile, present: set[str],
             findings.problem("image without file_name", f"{split}: image {image.id} has no file_name")
         elif image.file_name not in present:
             findings.problem("image absent", f"image listed in {split} but absent: {image_dir / image.file_name}")
+        elif image.file_name in listed:
+            findings.problem("file listed twice", f"{split}: {image.file_name} is listed as image "
+                                                  f"{listed[image.file_name]} and as image {image.id}")
+        elif present[image.file_name] == 0:
+            findings.problem("empty image file", f"{split}: image {image.id} is an empty file (0 bytes): "
+                                                 f"{image_dir / image.file_name}")
         else:
             rows.append((image.file_name, width, height))
+        if image.file_name is not None:
+            listed.setdefault(image.file_name, image.id)
     return SplitImages(sizes, rows)
 
 
@@ -72,6 +83,7 @@ def check_annotations(split: str, data: CocoFile, sizes: dict, findings: Finding
     """The hot loop of a COCO-sized check (860k annotations): locals only, one dict lookup per field."""
     category_ids = {category.id for category in data.categories}
     seen: set = set()
+    boxes = 0  # of positive size: what the training learns from
     problem, warning = findings.problem, findings.warning
     for number, ann in enumerate(data.annotations, 1):
         if number % 65536 == 0:
@@ -96,12 +108,19 @@ def check_annotations(split: str, data: CocoFile, sizes: dict, findings: Finding
             problem("box not [x, y, w, h]", f"{split}: annotation {ann_id} has bbox {box}")
             continue
         x, y, w, h = box
-        if w <= 0 or h <= 0:
+        if w < 0 or h < 0:
+            problem("box of negative width or height", f"{split}: annotation {ann_id} has bbox {box}")
+        elif w == 0 or h == 0:
             warning("box of zero width or height (mmdet skips it)", f"{split}: annotation {ann_id} bbox {box}")
         elif size is not None and size[0] is not None and (
                 x < -BOX_SLACK or y < -BOX_SLACK or x + w > size[0] + BOX_SLACK or y + h > size[1] + BOX_SLACK):
             problem("box outside its image", f"{split}: annotation {ann_id} bbox {box} is outside image "
                                              f"{ann.image_id} ({size[0]:g}x{size[1]:g})")
+        else:
+            boxes += 1
+    if not boxes:
+        problem("no box", f"{split}: no annotation has a box of positive size (mmdet trains and evaluates on "
+                          f"images with boxes; {len(data.annotations)} annotations listed)")
 
 
 def check_categories(split: str, data: CocoFile, expected: dict[int, str] | None, findings: Findings) -> None:

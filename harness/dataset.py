@@ -7,6 +7,7 @@ counted by kind."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,10 +101,10 @@ def _load(root: Path, split: str, findings: coco_rules.Findings, progress) -> co
 def _check_split(root: Path, split: str, data: coco_file.CocoFile, categories: dict[int, str] | None, deep: bool,
                  findings: coco_rules.Findings, progress) -> SplitSummary:
     image_dir = root / split
-    present = _file_names(image_dir)
+    present = _files(image_dir, findings)
     if present is None:
         findings.problem("missing image directory", f"missing image directory {image_dir}")
-        present = set()
+        present = {}
     images = coco_rules.check_images(split, image_dir, data, present, findings)
     with progress.step(f"checking {split} annotations", len(data.annotations)) as advance:
         coco_rules.check_annotations(split, data, images.sizes, findings, advance)
@@ -122,12 +123,28 @@ def _decode_images(image_dir: Path, rows: list, findings: coco_rules.Findings, p
     return len(rows)
 
 
-def _file_names(directory: Path) -> set[str] | None:
+def _files(directory: Path, findings: coco_rules.Findings) -> dict[str, int] | None:
+    """The directory's regular files (symbolic links followed) and their sizes; a link that loops is a problem
+    (nothing can read or stat it), a dangling one is absent."""
     try:
         with os.scandir(directory) as entries:
-            return {entry.name for entry in entries}
+            return dict(found for entry in entries if (found := regular_file(entry, findings)) is not None)
     except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+def regular_file(entry: os.DirEntry, findings: coco_rules.Findings | None = None) -> tuple[str, int] | None:
+    """A regular file (links followed) and its size; None for anything else, and for what cannot be stat'ed
+    (findings, if given, are told of a link that loops or an entry that cannot be read)."""
+    try:
+        info = entry.stat()
+    except FileNotFoundError:  # a dangling link
+        return None
+    except OSError as exc:
+        if findings is not None:
+            findings.problem("unreadable entry", f"{entry.path} cannot be read: {exc.strerror}")
+        return None
+    return (entry.name, info.st_size) if stat.S_ISREG(info.st_mode) else None
 
 
 def _check_same_categories(train: coco_file.CocoFile, val: coco_file.CocoFile,

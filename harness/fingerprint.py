@@ -16,7 +16,7 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.dataset import SPLITS, annotation_file
+from harness.dataset import SPLITS, annotation_file, regular_file
 
 CHUNK = 1 << 20
 
@@ -74,7 +74,7 @@ def _split(root: Path, split: str, deep: bool, on_image: Callable[[], None] | No
 
 def _images(directory: Path) -> list[tuple[str, int]]:
     with os.scandir(directory) as entries:
-        return sorted((e.name, e.stat().st_size) for e in entries if e.is_file())
+        return sorted(found for entry in entries if (found := regular_file(entry)) is not None)
 
 
 def _hash_images(directory: Path, images: list[tuple[str, int]], on_image: Callable[[], None] | None) -> str:
