@@ -185,6 +185,9 @@ def _incompleteness(target: Target, ref: Reference) -> str | None:
     if final.empty:
         return (f"the last evaluation ({unit} {final.epoch}) was empty: no box scored above the score threshold "
                 "(mmengine: 'The testing results of the whole dataset is empty')")
+    if ref.metric in final.off_scale:
+        return (f"the evaluation at {unit} {final.epoch} reports {ref.metric} {final.off_scale[ref.metric]:g}, outside "
+                "the 0-1 scale mmengine and mmdet write (a damaged log, or another tool's)")
     if ref.metric not in final.metrics:
         return f"the evaluation at {unit} {final.epoch} produced no {ref.metric}"
     return None

@@ -91,7 +91,22 @@ def parse_timestamp_dir(run: Path) -> ParsedLog:
             raise BadInput(f"{run} holds neither vis_data/scalars.json nor {run.name}.log")
         return text
     primary = parse_scalars(scalars, text.max_epochs if text else None)
+    if text is not None and _goes_further(text, primary):
+        return text.model_copy(update={"warnings": [
+            f"{scalars} stops at {_last_position(primary)}, the text log goes on to {_last_position(text)}: read "
+            "from the text log"]})
     return _with_text(primary, text) if text else primary
+
+
+def _goes_further(text: ParsedLog, scalars: ParsedLog) -> bool:
+    """A scalars.json cut short (a full disk, a copy stopped half-way) beside a text log that is not."""
+    if not text.evaluations:
+        return False
+    return not scalars.evaluations or text.evaluations[-1].epoch > scalars.evaluations[-1].epoch
+
+
+def _last_position(log: ParsedLog) -> str:
+    return f"{log.unit} {log.final.epoch}" if log.final else "no evaluation"
 
 
 def _with_text(scalars: ParsedLog, text: ParsedLog) -> ParsedLog:
@@ -121,7 +136,7 @@ def parse_scalars(path: Path, max_epochs: int | None = None) -> ParsedLog:
         if step is not None and "loss" not in row and "lr" not in row:  # a val row: no training keys
             # Iteration loops log val rows at step 0 (the epoch) unless log_metric_by_epoch=False.
             where = (step or last_iter) if by_iter else step
-            evaluations[where] = Evaluation.from_values(where, row, "coco/")
+            _add_evaluation(evaluations, Evaluation.from_values(where, row, "coco/"), path, by_iter)
         elif iteration is not None:
             by_iter = by_iter or epoch is None
             last_iter = iteration
@@ -129,6 +144,17 @@ def parse_scalars(path: Path, max_epochs: int | None = None) -> ParsedLog:
     if rows == 0:
         raise BadInput(f"{path} holds no mmengine scalar rows")
     return build(str(path), "mmengine-scalars", evaluations, steps, max_epochs, loop="iter" if by_iter else "epoch")
+
+
+def _add_evaluation(evaluations: dict[int, Evaluation], evaluation: Evaluation, path: Path, by_iter: bool) -> None:
+    """One evaluation a position: the same one logged twice with other values is a contradiction, named."""
+    earlier = evaluations.get(evaluation.epoch)
+    if earlier is not None and earlier.metrics != evaluation.metrics:
+        unit = "iteration" if by_iter else "epoch"
+        raise BadInput(f"{path} contradicts itself: the evaluation at {unit} {evaluation.epoch} is logged twice, "
+                       f"with bbox_mAP {earlier.metrics.get('bbox_mAP')} and then "
+                       f"{evaluation.metrics.get('bbox_mAP')}; which one ran cannot be told")
+    evaluations[evaluation.epoch] = evaluation
 
 
 def _json_rows(path: Path) -> Iterable[dict]:

@@ -29,13 +29,14 @@ class Evaluation(Frozen):
     # mmengine found no box above the score threshold ("The testing results of the whole dataset is
     # empty"); it then re-prints the previous evaluation's values, which are dropped here.
     empty: bool = False
+    off_scale: dict[str, float] = {}  # bbox values outside the 0-1 scale the log's tool writes (not COCO's -1)
 
     @classmethod
     def from_values(cls, epoch: int, values: dict, prefix: str = "") -> Evaluation:
         metrics = bbox_points(values, prefix)
         others = sorted(k for k, v in values.items() if k not in NOT_METRICS and "bbox" not in k
                         and isinstance(v, (int, float)))
-        return cls(epoch=epoch, metrics=metrics, other_metrics=others)
+        return cls(epoch=epoch, metrics=metrics, other_metrics=others, off_scale=_off_scale(values, prefix))
 
 
 class TrainStep(Frozen):
@@ -108,6 +109,11 @@ def bbox_points(values: dict, prefix: str = "") -> dict[str, float]:
         if value is not None and math.isfinite(value) and 0 <= value <= 1:
             points[key] = round(100 * value, 2)
     return points
+
+
+def _off_scale(values: dict, prefix: str) -> dict[str, float]:
+    found = {key: number(values.get(f"{prefix}{key}")) for key in BBOX_KEYS}
+    return {key: value for key, value in found.items() if value is not None and value != -1 and not 0 <= value <= 1}
 
 
 class StepCollector:
