@@ -8,9 +8,9 @@ import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from harness.bench import BenchResult
 from harness.errors import BadInput
@@ -24,6 +24,25 @@ GROUP_SCHEMA_VERSION = 3
 READABLE_GROUP_VERSIONS = (1, 2, 3)
 # diverged: stopped by the divergence check; stopped: stopped below the reference curve (--stop-below-curve)
 Status = Literal["running", "succeeded", "failed", "interrupted", "diverged", "stopped", "hung"]
+
+
+def _one_name(value: str) -> str:
+    """An id the harness turns into a file or directory name: one path component, never . or .."""
+    if not value or "/" in value or "\0" in value or value in (".", ".."):
+        raise ValueError(f"{value!r} is not a run or group id (one path component)")
+    return value
+
+
+def _inside_the_run(value: str) -> str:
+    """A file a record names in its run directory: a relative path that stays in it."""
+    path = Path(value)
+    if not value or path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"{value!r} is not a path inside the run directory")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_one_name)]
+InsideRun = Annotated[str, AfterValidator(_inside_the_run)]
 
 
 class PreflightCheck(BaseModel):
@@ -96,9 +115,9 @@ class RunRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = SCHEMA_VERSION
-    run_id: str
+    run_id: Name
     spec: RunSpec
-    group: str | None = None  # the `harness repro` group the run belongs to
+    group: Name | None = None  # the `harness repro` group the run belongs to
     rerun_of: str | None = None  # `harness rerun`: the run this one re-creates
     drift: list[str] = []  # `harness rerun --allow-drift`: what differed from the original
     status: Status
@@ -113,9 +132,9 @@ class RunRecord(BaseModel):
     total_batch: int
     data_root: str
     synthetic_data: bool
-    config_file: str  # the run directory's files, named by harness.store
-    work_dir: str
-    console_log: str
+    config_file: InsideRun  # the run directory's files, named by harness.store
+    work_dir: InsideRun
+    console_log: InsideRun
     environment: Environment  # source revision, stack, machine, and which collectors failed
     dataset: DatasetFingerprint | None = None
     config_sha256: str | None = None  # the generated config.py the job ran
@@ -178,9 +197,13 @@ def write_bytes_atomic(path: Path, content: bytes) -> None:
 def _replace_atomic(path: Path, mode: str, content: str | bytes) -> None:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes the file private; a record is an ordinary file
-    with os.fdopen(handle, mode) as out:
-        out.write(content)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(handle, mode) as out:
+            out.write(content)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no half-written temporary file left behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:
@@ -213,7 +236,7 @@ class GroupRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = GROUP_SCHEMA_VERSION
-    group_id: str
+    group_id: Name
     spec: RunSpec  # every run's spec but its seed
     seeds: list[int]
     parallel: int = 1
@@ -269,7 +292,11 @@ def _versioned(path: Path, what: str, newest: int, readable: tuple[int, ...]) ->
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path} is not a readable {what} ({exc})") from exc
-    version = data.get("schema_version") if isinstance(data, dict) else None
+    except RecursionError:
+        raise BadInput(f"{path} is not a readable {what} (nested too deeply to parse)") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path} is not a {what}: its JSON is {_json_kind(data)}, not an object")
+    version = data.get("schema_version")
     if isinstance(version, int) and version > newest:
         raise BadInput(f"{path} has schema version {version}, newer than this harness reads (up to {newest}); "
                        "upgrade the harness to read it")
@@ -277,6 +304,10 @@ def _versioned(path: Path, what: str, newest: int, readable: tuple[int, ...]) ->
         raise BadInput(f"{path} has schema version {version!r}; this harness reads versions "
                        f"{', '.join(map(str, readable))}")
     return data
+
+
+def _json_kind(data) -> str:
+    return {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
 
 
 def _first_error(exc: ValidationError) -> str:

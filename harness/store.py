@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import errno
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,8 @@ CONSOLE_LOG = "console.log"
 WORK_DIR = "work_dir"
 GROUPS = "groups"
 GROUP_RECORD = "group.json"
+SPACE_RESERVE = ".space-reserve"
+RESERVE_BYTES = 1 << 20  # a record is tens of kB; its atomic write holds two copies for a moment
 IMAGES = "images"
 GROUP_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 
@@ -52,7 +55,28 @@ def read(run_dir: Path) -> RunRecord:
 
 
 def write(run_dir: Path, run: RunRecord) -> None:
-    record.write_json_atomic(run_dir / RECORD, run.model_dump(mode="json"))
+    """The record, atomically; on a full disk, in the room the run reserved for it (reserve_space)."""
+    data = run.model_dump(mode="json")
+    try:
+        record.write_json_atomic(run_dir / RECORD, data)
+    except OSError as exc:
+        reserve = run_dir / SPACE_RESERVE
+        if exc.errno != errno.ENOSPC or not reserve.is_file():
+            raise
+        reserve.unlink()
+        record.write_json_atomic(run_dir / RECORD, data)
+
+
+def reserve_space(run_dir: Path) -> None:
+    """Room for the run's record when a checkpoint save fills the disk: a file of real (not sparse) bytes that
+    the record's write frees if it must. Where even that does not fit, the run goes on without it."""
+    reserve = run_dir / SPACE_RESERVE
+    if reserve.is_file():
+        return
+    try:
+        reserve.write_bytes(bytes(RESERVE_BYTES))
+    except OSError:
+        reserve.unlink(missing_ok=True)
 
 
 def runs(where: Path | None = None, *, benchmark: str | None = None, group: str | None = None,
@@ -61,11 +85,21 @@ def runs(where: Path | None = None, *, benchmark: str | None = None, group: str 
     found = []
     for run_dir in _run_dirs(where or root()):
         try:
-            found.append(Entry(run_dir, read(run_dir)))
+            found.append(Entry(run_dir, _named_by(run_dir, read(run_dir), "run_id")))
         except BadInput as exc:
             found.append(Entry(run_dir, None, str(exc)))
     found = matching(found, benchmark=benchmark, group=group, status=status, platform=platform, kind=kind)
     return sorted(found, key=lambda e: e.record.started if e.record else "")
+
+
+def _named_by(folder: Path, found, field: str):
+    """A listed record names its own folder: one copied or renamed into another is listed as unreadable, so that
+    nothing (the site's pages, a group's runs) is named after a string that is not the folder's."""
+    named = getattr(found, field)
+    if named != folder.name:
+        raise BadInput(f"{folder / (RECORD if field == 'run_id' else GROUP_RECORD)} names {field.split('_')[0]} "
+                       f"{named!r}, not its folder's name {folder.name!r} (copied or renamed?)")
+    return found
 
 
 def matching(found: list[Entry], **filters: str | None) -> list[Entry]:
@@ -98,6 +132,18 @@ def resolve(path: Path | None) -> Path:
         raise BadInput(f"{path} is the start of {len(started)} run ids ({', '.join(d.name for d in started[:3])}"
                        f"{', ...' if len(started) > 3 else ''}): give more of it")
     return started[0] if started else path
+
+
+def existing_run(path: Path, what: str) -> Path:
+    """resolve(), for a command that needs a run: a name that is neither a run id nor a directory says where it
+    was looked for."""
+    run_dir = resolve(path)
+    if is_run(run_dir):
+        return run_dir
+    if run_dir.exists():
+        raise BadInput(f"{what} {path}: not a harness run (no {RECORD}); pass a run id or directory")
+    raise BadInput(f"{what} {path}: no run of that id under {root()}/ and no such directory (`harness runs` lists "
+                   "the runs)")
 
 
 def run_ids(where: Path | None = None) -> list[str]:
@@ -134,7 +180,8 @@ def new_group_dir(name: str, exact: bool = False) -> Path:
     if not exact:
         return _claim(root() / GROUPS, name)
     if not GROUP_NAME.match(name):
-        raise BadInput(f"--group {name!r}: use letters, digits, '.', '_' and '-' only")
+        raise BadInput(f"--group {name!r}: a group's name starts with a letter or a digit, then letters, digits, "
+                       "'.', '_' and '-'")
     (root() / GROUPS).mkdir(parents=True, exist_ok=True)
     try:
         (root() / GROUPS / name).mkdir()
@@ -222,7 +269,7 @@ def groups(where: Path | None = None) -> list[GroupEntry]:
     found = []
     for path in sorted(((where or root()) / GROUPS).glob(f"*/{GROUP_RECORD}")):
         try:
-            found.append(GroupEntry(path.parent, record.read_group(path)))
+            found.append(GroupEntry(path.parent, _named_by(path.parent, record.read_group(path), "group_id")))
         except BadInput as exc:
             found.append(GroupEntry(path.parent, None, str(exc)))
     return found

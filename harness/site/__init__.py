@@ -27,8 +27,20 @@ def publish(out: Path, where: Path | None = None) -> Published:
     source = where or store.root()
     if not source.is_dir():
         raise BadInput(f"no results store at {source} (run `harness train` first; HARNESS_RESULTS moves it)")
+    _outside_the_store(out, source)
     site = collect.collect(source)
     files = render.pages(site)
     removed = output.write_site(out, files)
     return Published(out=out, runs=len(site.runs), groups=len(site.groups), files=len(files), removed=removed,
                      seconds=time.monotonic() - started)
+
+
+def _outside_the_store(out: Path, source: Path) -> None:
+    """The site goes into a folder of its own: never the file system's root, nor the store's own top folder
+    (where its pages would sit among the runs)."""
+    where = out.resolve()
+    if where == Path(where.anchor):
+        raise BadInput(f"--out {out}: the file system's root is no place for the site; name a folder of its own")
+    if where == source.resolve():
+        raise BadInput(f"--out {out} is the results store itself; name a folder of its own (default: "
+                       f"{source / 'site'})")

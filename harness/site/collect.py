@@ -129,7 +129,7 @@ def run_view(entry: store.Entry, targets: _Targets) -> RunView:
     if run is None:
         return RunView(run_id=entry.path.name, benchmark="-", kind="-", status="unreadable", verdict="unreadable",
                        reason=entry.error or "unreadable", started="")
-    base = dict(run_id=run.run_id, benchmark=run.benchmark, kind=run.kind, status=run.status, started=run.started,
+    base = dict(run_id=entry.path.name, benchmark=run.benchmark, kind=run.kind, status=run.status, started=run.started,
                 group=run.group, seed=run.seed, platform=run.platform, facts=group_compare.run_facts(run),
                 reproduce=reproduce_run(run), record=run.model_dump(mode="json"))
     if run.kind == "bench":
@@ -175,7 +175,7 @@ def group_view(group: GroupRecord, entries: list[store.Entry], targets: _Targets
     except BadInput as exc:
         return GroupView(**base, verdict="incomplete", reason=str(exc), side=None, runs=[], curves=[])
     metric = result.reference.metric
-    runs = [{"seed": seed, "run_id": found[seed].record.run_id, "status": found[seed].record.status,
+    runs = [{"seed": seed, "run_id": found[seed].path.name, "status": found[seed].record.status,
              "value": outcome.value} for seed, outcome in zip([s for s in group.seeds if s in found], result.runs)]
     curves = [Curve(label=label, points=[(e.epoch, e.metrics[metric]) for e in target.log.evaluations
                                          if metric in e.metrics]) for label, target in labelled]

@@ -16,6 +16,9 @@ MANIFEST_VERSION = 1
 
 def write_site(out: Path, files: dict[str, bytes]) -> int:
     """Write files (relative path -> content) under out; returns how many earlier files were removed."""
+    outside = sorted(name for name in files if not _inside(name))
+    if outside:  # names come from folder names; one that climbs out would be a bug, never written
+        raise BadInput(f"the site's file {outside[0]!r} would not be inside {out}; nothing was written")
     earlier = _earlier_files(out)
     clashes = sorted(name for name in files if name not in earlier and (out / name).exists())
     if clashes:
