@@ -32,8 +32,11 @@ def expected_stack(platform: str, image_labels: dict[str, str] | None) -> dict[s
 
 
 def probe_spec(request: JobRequest, site_run_dir: Path, expected: dict[str, str]) -> dict:
-    return {"platform": request.platform, "processes": request.gpus, "expect": expected,
+    spec = {"platform": request.platform, "processes": request.gpus, "expect": expected,
             "config": str(site_run_dir / store.CONFIG)}
+    if request.checkpoint is not None:  # eval: the checkpoint must be the benchmark's model's
+        spec |= {"checkpoint": str(request.checkpoint), "cfg_options": list(request.cfg_options)}
+    return spec
 
 
 def wrap(job: Job, spec: dict, site_run_dir: Path) -> Job:

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import time
+import zipfile
 from importlib import metadata
 
 MARKER = "harness-preflight: "
 PREFLIGHT_FAILED = 98
 PREFETCH_FACTOR = 2  # torch's DataLoader default: batches in flight per worker
 DEFAULT_SCALE = (1333, 800)  # mmdet's COCO resize, when the config names none
+CHECKPOINT_CHECK = "checkpoint"
+# A checkpoint of the benchmark's model holds (nearly) all of its tensors with their shapes; another model's
+# shares few or none (mmengine would load it anyway, with a missing-keys warning, and evaluate noise).
+CHECKPOINT_SHARE = 0.95
 
 
 def check(name: str, ok: bool, detail: str, fix: str = "") -> dict:
@@ -154,6 +160,73 @@ def rendezvous() -> dict:
     return check("rendezvous port", True, f"port {port} is free")
 
 
+def load_checkpoint_file(path: str):
+    """What torch.load reads: the zip format (torch >= 1.6; memory-mapped) and the legacy one (mmdet 2.x's zoo)."""
+    import torch
+
+    return torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path), weights_only=False)
+
+
+def state_dict_of(loaded) -> dict:
+    """The weights as mmengine's load_checkpoint finds them: the 'state_dict' entry (mmengine's and mmdet 2.x's
+    checkpoints), or a bare state_dict; a DataParallel 'module.' prefix dropped. ValueError: neither."""
+    import torch
+
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    if isinstance(loaded, dict) and "state_dict" in loaded and not isinstance(state, dict):
+        raise ValueError(f"its state_dict is {type(state).__name__}, not a mapping of names to tensors")
+    if not isinstance(state, dict) or not state:
+        raise ValueError("holds no state_dict (not an mmengine or mmdet checkpoint)")
+    if not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError("holds a state_dict that is not a mapping of names to tensors")
+    return {re.sub(r"^module\.", "", str(key)): value for key, value in state.items()}
+
+
+def model_tensors(config_file: str, cfg_options: list[str]) -> dict[str, tuple[int, ...]]:
+    """The benchmark's model, built from the run's config as the job will (no weights loaded): its tensors'
+    names and shapes, BatchNorm's counters aside."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the stack's import-time deprecation notices
+        return _model_tensors(config_file, cfg_options)
+
+
+def _model_tensors(config_file: str, cfg_options: list[str]) -> dict[str, tuple[int, ...]]:
+    import argparse
+
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config, DictAction
+
+    cfg = Config.fromfile(config_file)
+    if cfg_options:  # exactly as mmdet's tools read --cfg-options
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--cfg-options", nargs="+", action=DictAction)
+        cfg.merge_from_dict(parser.parse_args(["--cfg-options", *cfg_options]).cfg_options)
+    register_all_modules()
+    model = MODELS.build(cfg.model)
+    return {name: tuple(value.shape) for name, value in model.state_dict().items()
+            if not name.endswith("num_batches_tracked")}
+
+
+def checkpoint_fit(config_file: str, checkpoint: str, cfg_options: list[str]) -> dict:
+    try:
+        state = state_dict_of(load_checkpoint_file(checkpoint))
+    except ValueError as exc:
+        return check(CHECKPOINT_CHECK, False, f"{checkpoint} {exc}", "pass a checkpoint `harness train` (mmengine) "
+                     "or mmdet wrote")
+    return fit(checkpoint, state, model_tensors(config_file, cfg_options))
+
+
+def fit(checkpoint: str, state: dict, expected: dict[str, tuple[int, ...]]) -> dict:
+    held = sum(1 for name, shape in expected.items() if name in state and tuple(state[name].shape) == shape)
+    detail = f"{checkpoint} holds {held} of the model's {len(expected)} tensors with matching shapes"
+    return check(CHECKPOINT_CHECK, held >= CHECKPOINT_SHARE * len(expected), detail,
+                 "it is not a checkpoint of this benchmark's model: pass one trained from the benchmark's config "
+                 "(--benchmark names it; --cfg-option changes to the model apply)")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
@@ -167,6 +240,9 @@ def run_checks(spec: dict) -> list[dict]:
     if spec.get("config"):
         found.append(_guarded("/dev/shm", lambda: shared_memory(spec["config"], processes)))
     found.append(rendezvous())
+    if spec.get("checkpoint"):
+        found.append(_guarded(CHECKPOINT_CHECK, lambda: checkpoint_fit(spec["config"], spec["checkpoint"],
+                                                                        spec.get("cfg_options", []))))
     return found
 
 
