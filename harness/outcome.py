@@ -7,6 +7,7 @@ evidence, for a run whose supervisor was lost."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from harness.errors import BadInput, Diverged, HarnessError, Hung, Infrastructur
 from harness.record import RunRecord, Status
 from harness.runtime.base import Ending
 from harness.scaling import learning_rate
+from harness.preflight_probe import CHECKPOINT_CHECK
 
 LOST = "the harness supervising this run was lost"
 EXCEPTION_LINE = re.compile(r"^\w[\w.]*(Error|Exception|Interrupt)\b.*")
@@ -44,7 +46,8 @@ def decide(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, end
     completed = code == 0 or (code is None and parsed is not None and bool(parsed.finished))
     if not completed:
         tail = console_tail(run_dir / started.console_log, started.attempts[-1].log_offset)
-        exited = f"training exited with code {code}: {cause or last_exception(tail)}" if code is not None else cause
+        why = cause or last_exception(tail)
+        exited = f"training exited with code {code}: {_no_space(run_dir, tail) or why}" if code is not None else cause
         return Outcome("failed", code, f"{LOST}; {exited}" if lost else exited)
     if started.kind == "bench":
         try:
@@ -52,6 +55,24 @@ def decide(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, end
         except InfrastructureError as exc:  # the training ended well but logged no timings: the bench failed
             return Outcome("failed", code, str(exc))
     return Outcome("succeeded", code)
+
+
+NO_SPACE = "No space left on device"
+NEARLY_FULL = 16 << 20  # bytes free under which a failed job's disk is taken for the cause
+
+
+def _no_space(run_dir: Path, tail: str) -> str | None:
+    """A disk that filled (during a checkpoint save, say) named as the cause: the job's own words when it could
+    still write them, else the run directory's file system found (nearly) full."""
+    try:
+        stats = os.statvfs(run_dir)
+    except OSError:
+        return None
+    free = stats.f_bavail * stats.f_frsize
+    if NO_SPACE not in tail and free >= NEARLY_FULL:
+        return None
+    return (f"no space left on device: the file system of {run_dir} has {free / 2**20:.1f} MiB free; free some "
+            "and resume the run (harness train --resume), which continues from the last complete checkpoint")
 
 
 def _stopped_in_process(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog, code: int | None) -> Outcome:
@@ -89,6 +110,7 @@ def finish(run_dir: Path, started: RunRecord, parsed: logs.ParsedLog | None, out
         "resolved_config_sha256": _sha256(run_dir / started.work_dir / store.CONFIG),
     })
     store.write(run_dir, done)
+    (run_dir / store.SPACE_RESERVE).unlink(missing_ok=True)  # the last write of the attempt is done
     return done
 
 
@@ -105,6 +127,8 @@ def error_of(run: RunRecord, run_dir: Path) -> HarnessError | None:
         return StoppedEarly(f"training stopped below the reference curve: {error}")
     if run.status != "failed":
         return None
+    if error.startswith(preflight.FAILED) and f": {CHECKPOINT_CHECK}: " in error:
+        return BadInput(error)  # eval of a checkpoint of another model, found where the job runs
     if error.startswith(preflight.FAILED):
         return InfrastructureError(f"{error} (--skip-preflight starts without it)")
     if run.exit_code is not None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 import socket
+import zipfile
 from pathlib import Path
 
 from harness import store
 from harness.errors import BadInput
-from harness.record import RunRecord
+from harness.record import RunRecord, write_text_atomic
 from harness.runspec import RunSpec
 
 OPTION_NAMES = {"cfg_options": "cfg-option", "extra_args": "slurm-arg"}  # a RunSpec field -> the command-line option that sets it
@@ -62,14 +63,37 @@ def last_checkpoint(work_dir: Path) -> tuple[str, int] | None:
 
     last_checkpoint holds the path as the training process saw it (inside a container: /work/run/...),
     so only its file name is trusted, and it must be in work_dir."""
-    pointer = work_dir / "last_checkpoint"
-    if not pointer.is_file():
-        return None
-    name = Path(pointer.read_text().strip()).name
-    match = CHECKPOINT.match(name)
+    name = _pointed_at(work_dir)
+    match = CHECKPOINT.match(name or "")
     if not match or not (work_dir / name).is_file():
         return None
     return name, int(match[2])
+
+
+def point_at_complete(work_dir: Path, site_work_dir: Path) -> tuple[str, int] | None:
+    """Before a resume: last_checkpoint names the newest complete checkpoint. A save cut short (a full disk, a
+    killed process) leaves a file without the zip archive's closing directory, which torch writes last, and
+    last_checkpoint may then name it, or be empty; a resume never starts from such a file. None: no complete
+    checkpoint (the pointer is removed, and the run starts again from the start)."""
+    named = last_checkpoint(work_dir)
+    if named is not None and zipfile.is_zipfile(work_dir / named[0]):
+        return named
+    complete = sorted(((m[1], int(m[2]), p.name) for p in work_dir.glob("*.pth")
+                       if (m := CHECKPOINT.match(p.name)) and zipfile.is_zipfile(p)), key=lambda c: c[1])
+    pointer = work_dir / "last_checkpoint"
+    if not complete:
+        pointer.unlink(missing_ok=True)
+        return None
+    _, number, name = complete[-1]
+    write_text_atomic(pointer, str(site_work_dir / name))
+    return name, number
+
+
+def _pointed_at(work_dir: Path) -> str | None:
+    try:
+        return Path((work_dir / "last_checkpoint").read_text().strip()).name or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def with_changes(spec: RunSpec, given: dict) -> tuple[RunSpec, dict]:

@@ -82,6 +82,7 @@ def next_log_offset(run_dir: Path) -> int:
 
 def supervise(run_dir: Path, console: Console) -> RunRecord:
     handover = Handover.model_validate_json((run_dir / HANDOVER).read_text())
+    store.reserve_space(run_dir)
     started = _claimed(run_dir, store.read(run_dir))
     console.print(f"supervising run {started.run_id}, attempt {started.attempts[-1].number} (pid {os.getpid()})")
     try:

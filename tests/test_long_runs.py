@@ -129,3 +129,45 @@ def test_bad_cfg_options_are_refused_before_anything_runs(cli, tmp_path, option,
 
 def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real file system of 150 MiB (a tmpfs; the tests run as root): the smoke model's first checkpoint (95 MB
+    with its optimizer state) fits, the second does not."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=150M", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.training
+def test_a_disk_that_fills_during_a_checkpoint_save(cli, small_disk):
+    """The run is recorded failed with the cause named, in the room it reserved for its record; once there is
+    space again, --resume continues from the last complete checkpoint, never from the one cut short."""
+    import subprocess
+
+    run_dir = small_disk / "run"
+    result = cli("train", "--epochs", "2", "--work-dir", run_dir)
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert "training exited with code 1: no space left on device: the file system of" in result.stderr
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "failed" and "no space left on device" in record["error"]
+    assert (run_dir / "job.exit").read_text().split() == ["exit", "1"], "the job's status survived the full disk"
+    work = run_dir / "work_dir"
+    partial, complete = work / "epoch_2.pth", work / "epoch_1.pth"
+    assert partial.stat().st_size < complete.stat().st_size  # cut short
+    (work / "last_checkpoint").write_text(str(partial))  # as if the pointer had been moved to it before the end
+
+    subprocess.run(["mount", "-o", "remount,size=400M", str(small_disk)], check=True)
+    resumed = cli("train", "--resume", run_dir)
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert "from epoch_1.pth (after epoch 1)" in resumed.stdout
+    record = read_json(run_dir / "run.json")
+    assert record["status"] == "succeeded" and record["attempts"][1]["resumed_from"] == "epoch_1.pth"
+    assert not (run_dir / ".space-reserve").exists(), "the room is given back when the attempt ends"

@@ -13,14 +13,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+STATUS_BYTES = 32
+
 
 def main(argv: list[str]) -> int:
     exit_file, command = Path(argv[0]), argv[argv.index("--") + 1:]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: None)  # a handler, not SIG_IGN: the job itself keeps the default
-    code = subprocess.call(command)
     tmp = exit_file.with_name(f".{exit_file.name}-{os.getpid()}")
-    tmp.write_text(f"signal {-code}\n" if code < 0 else f"exit {code}\n")
+    with tmp.open("w") as status:
+        # Its room is taken before the job starts: a job that fills the disk must not take its status with it.
+        status.write(" " * STATUS_BYTES)
+        status.flush()
+        code = subprocess.call(command)
+        status.seek(0)
+        status.write((f"signal {-code}" if code < 0 else f"exit {code}").ljust(STATUS_BYTES))
     os.replace(tmp, exit_file)
     return 128 - code if code < 0 else code
 
