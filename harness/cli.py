@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,15 +20,25 @@ from harness.errors import BadInput, ExitCode, HarnessError
 
 console = Console()
 err_console = Console(stderr=True)
+# click's UsageError, whether typer vendors click (0.29 and later) or imports it.
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 _state = {"debug": False}
 
 
 class HarnessGroup(TyperGroup):
     """The single handler that turns expected failures into one line and an exit code."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            _usage_error(exc)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            _usage_error(exc)
         except HarnessError as exc:
             if _state["debug"]:
                 raise
@@ -46,6 +57,18 @@ class HarnessGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.INFRASTRUCTURE)) from None
 
 
+def _usage_error(exc: UsageError):
+    """click's usage errors (an unknown option, a value of the wrong type or range) as one line like the harness's
+    own, with where the command's help is; exit 2. A bare group's help (no_args_is_help) stays as it is."""
+    if type(exc).__name__ == "NoArgsIsHelpError" or _state["debug"]:
+        raise exc
+    plain = isinstance(exc, typer.BadParameter) and exc.param is None and exc.param_hint is None
+    message = " ".join((exc.message if plain else exc.format_message()).split())
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None and not plain else ""
+    err_console.print(f"error: {message}{where}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
+
+
 app = typer.Typer(cls=HarnessGroup, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   rich_markup_mode=None,  # plain help: Rich's help formatter alone costs 0.2 s of start-up
                   help="Prove RepPoints (mmdetection 3.3.0) reaches its published COCO accuracy on a hardware stack.")
@@ -56,6 +79,16 @@ app.add_typer(dataset_app, name="dataset")
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False):
     _state["debug"] = debug
+
+
+SEED_MAX = 2**32 - 1  # numpy's and mmengine's seeds are 32-bit
+
+
+def _finite(value: float | None) -> float | None:
+    """click's FloatRange lets nan (and inf) through: neither is a number of seconds or AP points."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
 
 
 BenchmarkOption = Annotated[Optional[str], typer.Option(
@@ -90,15 +123,16 @@ PrivilegedOption = Annotated[bool, typer.Option("--privileged", help="docker: ru
 DeepOption = Annotated[bool, typer.Option(
     "--deep-fingerprint", help="Also hash every image for the run record's dataset fingerprint (slower; with progress).")]
 StopBelowCurveOption = Annotated[Optional[float], typer.Option(
-    help="Stop a run whose bbox mAP is this many AP points under the reference's per-epoch curve at two "
+    min=0, callback=_finite, help="Stop a run whose bbox mAP is this many AP points under the reference's per-epoch curve at two "
          "evaluations in a row (off by default).", show_default=False)]
 SkipPreflightOption = Annotated[bool, typer.Option(
     "--skip-preflight", help="Start the training without the preflight (stack, mmcv ops on the device, devices, "
                              "/dev/shm, rendezvous port); the run records that it was skipped.")]
 HangTimeoutOption = Annotated[Optional[float], typer.Option(
-    help="Seconds without training or evaluation progress after which the run is stopped as hung; default: "
+    min=0, callback=_finite, help="Seconds without training or evaluation progress after which the run is stopped as hung; default: "
          "the larger of 15 min and 30 x the median gap between progress lines; 0: off.", show_default=False)]
-SeedOption = Annotated[Optional[int], typer.Option(help="randomness.seed for mmengine; default 0.", show_default=False)]
+SeedOption = Annotated[Optional[int], typer.Option(
+    min=0, max=SEED_MAX, help="randomness.seed for mmengine (0 to 2**32-1); default 0.", show_default=False)]
 EpochsOption = Annotated[Optional[int], typer.Option(help="Override the benchmark's epoch count.")]
 DetachOption = Annotated[bool, typer.Option(
     "--detach", help="Start the run, print its id and how to follow and stop it, and exit 0 once its job has "
@@ -414,7 +448,13 @@ def _slurm_given(nodes, partition, time_limit, account, qos, slurm_arg, containe
 
 
 def _ids(gpu_ids: str | None) -> tuple[str, ...] | None:
-    return tuple(gpu_ids.split(",")) if gpu_ids else None
+    """--gpu-ids 0,1,2,3: device indices, each once (CUDA_VISIBLE_DEVICES and docker's device_ids take them)."""
+    if gpu_ids is None:
+        return None
+    ids = tuple(part.strip() for part in gpu_ids.split(","))
+    if not all(part.isdigit() for part in ids) or len(set(map(int, ids))) != len(ids):
+        raise BadInput(f"--gpu-ids {gpu_ids!r}: give distinct GPU indices separated by commas, e.g. 0,1,2,3")
+    return tuple(str(int(part)) for part in ids)
 
 
 def _spec(kind: str, given: dict):
@@ -640,6 +680,7 @@ def runs(
 
     if group is not None:
         store.read_group(group)  # an unknown group is an error, not an empty list
+    _known_filters(benchmark, status, platform, kind)
     found = reconcile.runs(benchmark=benchmark, group=group, status=status, platform=platform, kind=kind)
     if as_json:
         typer.echo(json.dumps([e.record.model_dump(mode="json") if e.record else {"run_dir": str(e.path),
@@ -650,9 +691,30 @@ def runs(
                                                            else ""), highlight=False)
     else:
         live = {e.path: live_status(e.path, e.record) for e in found if e.record and e.record.status == "running"}
-        table = report.runs_listing(found, live, wide, store.short_ids(store.run_ids()))
-        shown = Console(width=max(console.width, report.natural_width(console, table))) if wide else console
+        piped = not console.is_terminal  # into grep or a file: whole ids, each row one line
+        ids = {i: i for i in store.run_ids()} if piped else store.short_ids(store.run_ids())
+        table = report.runs_listing(found, live, wide, ids)
+        whole = wide or piped
+        shown = Console(width=max(console.width, report.natural_width(console, table))) if whole else console
         shown.print(table)  # default: fits the terminal (100 columns and up); --wide: each row one line, however wide
+
+
+def _known_filters(benchmark: str | None, status: str | None, platform: str | None, kind: str | None) -> None:
+    """A misspelt filter value is an error, not an empty list: the values a record can hold, and the benchmarks
+    configured here or named by a stored run."""
+    from typing import get_args
+
+    from harness import spec, store
+    from harness.record import Status
+    from harness.runspec import RunSpec, checked_choice
+
+    checked_choice(status, get_args(Status), "status")
+    checked_choice(platform, PLATFORMS, "platform")
+    checked_choice(kind, get_args(RunSpec.model_fields["kind"].annotation), "kind")
+    if benchmark is not None and benchmark not in spec.benchmarks():
+        stored = sorted({e.record.benchmark for e in store.runs() if e.record})
+        checked_choice(benchmark, tuple(sorted(spec.benchmarks())) + tuple(b for b in stored
+                                                                        if b not in spec.benchmarks()), "benchmark")
 
 
 @app.command("attach")
@@ -845,7 +907,7 @@ def dataset_synth_command(
     out: Annotated[Path, typer.Argument(help="New directory to write.")],
     train: Annotated[int, typer.Option(min=1, help="Training images.")] = 64,
     val: Annotated[int, typer.Option(min=1, help="Validation images.")] = 16,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=SEED_MAX, help="Random seed; the same seed gives the same files.")] = 0,
     image_size: Annotated[int, typer.Option(min=32, help="Square image side in pixels.")] = 128,
 ):
     """Write a synthetic COCO 2017-layout detection dataset (coloured shapes, 3 categories)."""

@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 
 from harness import attach, checkpoints, fingerprint, host, preflight, record, spec, store
@@ -34,10 +35,23 @@ def make_spec(*, benchmark: str | None = None, data: Path | None = None, platfor
         raise BadInput(f"--epochs must be at least 1, got {epochs}")
     if fields.get("gpus", 1) < 1:
         raise BadInput(f"--gpus must be at least 1, got {fields['gpus']}")
+    gpu_ids, gpus = fields.get("gpu_ids"), fields.get("gpus", 1)
+    if gpu_ids is not None and len(gpu_ids) != gpus:
+        raise BadInput(f"--gpu-ids names {len(gpu_ids)} GPU(s) but --gpus is {gpus}: give as many ids as --gpus")
     bench = spec.benchmark(benchmark or spec.DEFAULT_BENCHMARK)
-    return RunSpec(benchmark=bench.name, data=str(data.resolve()) if data else None,
-                   platform=platform or host.detect_platform(), epochs=epochs or bench.schedule.epochs,
-                   cfg_options=checked_cfg_options(cfg_options), **fields)
+    try:
+        return RunSpec(benchmark=bench.name, data=str(data.resolve()) if data else None,
+                       platform=platform or host.detect_platform(), epochs=epochs or bench.schedule.epochs,
+                       cfg_options=checked_cfg_options(cfg_options), **fields)
+    except ValidationError as exc:  # the CLI's own checks come first; this is the last line of defence
+        raise BadInput(one_line(exc)) from None
+
+
+def one_line(exc: ValidationError) -> str:
+    """A pydantic error about a run option as the option's name and the rule, in one line."""
+    first = exc.errors()[0]
+    where = "--" + "-".join(str(part) for part in first["loc"]).replace("_", "-")
+    return f"{where} {first.get('input')!r}: {first['msg'].lower()}"
 
 
 @dataclass(frozen=True)
@@ -82,22 +96,19 @@ def train(run: RunSpec, work_dir: Path | None, console: Console, verbose: bool =
 
 def rerun(path: Path, allow_drift: bool, console: Console, verbose: bool = False, detach: bool = False) -> RunRecord:
     """A new run from an old record's RunSpec: same seed, overrides, image or stack, and dataset."""
-    run_dir = store.resolve(path)
-    if not store.is_run(run_dir):
-        raise BadInput(f"rerun {path}: not a harness run (no {store.RECORD}); pass a run id or directory")
-    old = store.read(run_dir)
+    old = store.read(store.existing_run(path, "rerun"))
     return train(old.spec, None, console, verbose, Lineage(rerun_of=old, allow_drift=allow_drift), detach=detach)
 
 
 def resume(path: Path, given: dict, console: Console, verbose: bool = False, detach: bool = False) -> RunRecord:
     """Continue a failed or interrupted run in its own directory from its last checkpoint (a new attempt)."""
-    run_dir = store.resolve(path).resolve()
+    run_dir = store.existing_run(path, "--resume").resolve()
     old = resuming.resumable(run_dir)
     run, rest = resuming.with_changes(old.spec, given)
     resuming.refuse_conflicts(run, rest)
     request = _request(run, console).model_copy(update={"resume": True})
     job, runtime = _runtime(run, request, run_dir, _image_of(old))
-    checkpoint = resuming.last_checkpoint(run_dir / old.work_dir)
+    checkpoint = resuming.point_at_complete(run_dir / old.work_dir, runtime.site().run_dir / old.work_dir)
     attempt = _attempt(len(old.attempts) + 1, job, checkpoint, next_log_offset(run_dir))
     started = old.model_copy(update={"spec": run, "status": "running", "finished": None, "exit_code": None,
                                      "error": None, "attempts": [*old.attempts, attempt], **runtime.facts()})
@@ -154,8 +165,7 @@ def _runtime(run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | N
 
 
 def _request(run: RunSpec, console: Console) -> JobRequest:
-    if run.checkpoint is not None:
-        checkpoints.check(Path(run.checkpoint))
+    state = checkpoints.check(Path(run.checkpoint)) if run.checkpoint is not None else None
     bench = spec.benchmark(run.benchmark)
     data_root = run.data_path or _synthetic_data(bench, console)
     summary = check_dataset(data_root, bench.expected_categories, progress=StepBars(console))
@@ -163,10 +173,13 @@ def _request(run: RunSpec, console: Console) -> JobRequest:
     console.print(f"[bold]dataset[/] {summary.path} ok ({counts})", highlight=False, soft_wrap=True)
     for warning in summary.warnings:
         console.print(f"[yellow]dataset warning[/] {warning}", highlight=False, soft_wrap=True)
-    return JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus,
-                      gpu_ids=run.gpu_ids, seed=run.seed, epochs=run.epochs, checkpoint=Path(run.checkpoint) if run.checkpoint else None,
-                      cfg_options=run.cfg_options, stop_below_curve=run.stop_below_curve,
-                      bench=_bench_plan(run, summary))
+    request = JobRequest(benchmark=bench, data_root=Path(summary.path), platform=run.platform, gpus=run.gpus,
+                         gpu_ids=run.gpu_ids, seed=run.seed, epochs=run.epochs,
+                         checkpoint=Path(run.checkpoint) if run.checkpoint else None, cfg_options=run.cfg_options,
+                         stop_below_curve=run.stop_below_curve, bench=_bench_plan(run, summary))
+    if run.checkpoint is not None:
+        checkpoints.belongs(request, state)
+    return request
 
 
 def _bench_plan(run: RunSpec, summary) -> BenchPlan | None:

@@ -15,7 +15,11 @@ from harness.logs.mmengine import EMPTY_RESULTS
 
 @contextmanager
 def counting_bar(console: Console, what: str, total: int) -> Iterator[Callable[[], None]]:
-    """A transient bar for `total` items; yields the function that counts one (safe from several threads)."""
+    """A transient bar for `total` items; yields the function that counts one (safe from several threads).
+    Nothing is drawn where the console is not a terminal (a transient bar leaves a blank line there)."""
+    if not console.is_terminal:
+        yield lambda: None
+        return
     with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task(what, total=total)
@@ -30,6 +34,9 @@ class StepBars:
 
     @contextmanager
     def step(self, what: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        if not self.console.is_terminal:
+            yield lambda count: None
+            return
         with Progress(TextColumn(what), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=self.console,
                       transient=True) as progress:
             task = progress.add_task(what, total=total)

@@ -56,7 +56,7 @@ def start(template: RunSpec, seeds: list[int], parallel: int, name: str | None =
     """A new group (named, or <stamp>-<benchmark>-x<N>) and its record; no run has started yet."""
     check_parallel(template, parallel)
     store.require_writable()
-    folder = store.new_group_dir(name, exact=True) if name else store.new_group_dir(f"{template.benchmark}-x{len(seeds)}")
+    folder = store.new_group_dir(name, exact=True) if name is not None else store.new_group_dir(f"{template.benchmark}-x{len(seeds)}")
     group = GroupRecord(group_id=folder.name, spec=template, seeds=seeds, parallel=parallel, created=record.now())
     store.write_group(group)
     return group

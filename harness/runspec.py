@@ -58,12 +58,12 @@ class RunSpec(Frozen):
     slurm: SlurmOptions = SlurmOptions()
     gpus: int = Field(default=1, ge=1)
     gpu_ids: tuple[str, ...] | None = None  # which GPUs (as many as gpus); None: the first ones
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # numpy's and mmengine's seeds are 32-bit
     epochs: int = Field(ge=1)
     cfg_options: tuple[str, ...] = ()  # KEY=VALUE, as mmdet's tools/train.py --cfg-options takes them
     checkpoint: str | None = None  # eval: the checkpoint tested
-    stop_below_curve: float | None = None  # margin in AP points; None: off
-    hang_timeout: float | None = Field(default=None, ge=0)  # seconds (harness.watchdog); None: the default rule, 0: off
+    stop_below_curve: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # AP points; None: off
+    hang_timeout: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # seconds (harness.watchdog); None: the default rule, 0: off
     skip_preflight: bool = False  # harness.preflight: the attempt records that it was skipped
     bench: BenchOptions | None = None  # kind bench
 
@@ -100,10 +100,23 @@ def checked_cfg_options(options: list[str] | tuple[str, ...]) -> tuple[str, ...]
     for option in options:
         if not CFG_OPTION.match(option):
             raise BadInput(f"--cfg-option {option!r} is not KEY=VALUE (e.g. optim_wrapper.optimizer.lr=0.02)")
-        key = option.split("=", 1)[0]
+        key, value = option.split("=", 1)
+        if not _balanced(value):
+            raise BadInput(f"--cfg-option {option!r}: its brackets do not pair up (a list is [a,b], a tuple (a,b))")
         if key in OWNED_KEYS:
             raise BadInput(f"--cfg-option {key} is set by the harness: use {OWNED_KEYS[key]} instead")
     return tuple(options)
+
+
+def _balanced(value: str) -> bool:
+    """mmengine's DictAction reads [..] and (..) nested to any depth; an unpaired one fails inside the job."""
+    opened: list[str] = []
+    for char in value:
+        if char in "([":
+            opened.append(")" if char == "(" else "]")
+        elif char in ")]" and (not opened or opened.pop() != char):
+            return False
+    return not opened
 
 
 def checked_choice(value: str | None, choices: tuple[str, ...], what: str) -> str | None:

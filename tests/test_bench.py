@@ -109,6 +109,9 @@ def test_a_real_bench_of_the_smoke_benchmark(cli, own_results, smoke_run):
     assert refused.exit_code == 2 and "is a bench run: it measures speed" in one_line_error(refused)
     not_resumed = cli("train", "--resume", record["run_id"])
     assert not_resumed.exit_code == 2 and "a bench run is not resumable" in one_line_error(not_resumed)
+    rerun = cli("rerun", record["run_id"])  # ends as a bench does: its figures, never advice to verify it
+    assert rerun.exit_code == 0 and "images / s" in rerun.stdout, rerun.stdout + rerun.stderr
+    assert "harness verify" not in rerun.stdout + rerun.stderr
 
 
 @pytest.mark.training

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import one_line_error
 from harness import group_compare, store
+from harness.errors import BadInput
 from harness.group_compare import GroupSide
 from harness.host import Machine
 from harness.site import collect, output
@@ -179,3 +180,57 @@ def test_text_from_a_record_cannot_close_the_page_s_data_element(golden, tmp_pat
     from harness.site import render
 
     assert "</script>" not in render._script_json({"error": "</script><script>alert(1)</script>"})
+
+
+# Issue 24, item 1: no path the harness writes comes from a string inside a record.
+def _tampered(golden: Path, name: str, **changes) -> Path:
+    run_dir = golden / name
+    shutil.copytree(golden / "20261203-085910-smoke", run_dir)
+    data = json.loads((run_dir / "run.json").read_text()) | {"run_id": name} | changes
+    (run_dir / "run.json").write_text(json.dumps(data))
+    return run_dir
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("run_id", "../../escaped", "run_id: Value error, '../../escaped' is not a run or group id"),
+    ("console_log", "../../escaped.log", "console_log: Value error, '../../escaped.log' is not a path inside the run"),
+    ("work_dir", "/etc", "work_dir: Value error, '/etc' is not a path inside the run directory"),
+    ("group", "../g", "group: Value error, '../g' is not a run or group id"),
+])
+def test_a_record_naming_a_path_outside_its_run_is_unreadable_and_writes_nothing(cli, golden, tmp_path, field,
+                                                                                   value, words):
+    _tampered(golden, "tampered", **{field: value})
+    site = tmp_path / "site"  # site/runs/../../escaped.html would be tmp_path/escaped.html
+    for _ in range(2):  # a second publish into the same site works as well
+        result = cli("publish", "--out", site)
+        assert result.exit_code == 0, result.output + result.stderr
+    listed = {r["run_dir"].split("/")[-1]: r for r in json.loads(cli("runs", "--json").stdout) if "run_dir" in r}
+    assert words in listed["tampered"]["error"]
+    assert not list(tmp_path.glob("escaped*")) and not (golden.parent / "escaped.log").exists()
+    assert (site / "runs" / "tampered.html").is_file(), "listed under its folder's name, as unreadable"
+    verified = cli("verify", golden / "tampered")
+    assert verified.exit_code == 2 and words in one_line_error(verified)
+
+
+def test_a_record_copied_into_another_folder_is_listed_as_such(cli, golden, tmp_path):
+    shutil.copytree(golden / "20261203-085910-smoke", golden / "copy")
+    listed = {r["run_dir"].split("/")[-1]: r for r in json.loads(cli("runs", "--json").stdout) if "run_dir" in r}
+    assert "names run '20261203-085910-smoke', not its folder's name 'copy'" in listed["copy"]["error"]
+    assert cli("publish", "--out", tmp_path / "site").exit_code == 0
+    page = (tmp_path / "site" / "runs" / "copy.html").read_text()
+    assert "not its folder&#39;s name" in page or "not its folder's name" in page
+
+
+def test_publish_refuses_the_root_and_the_store_itself(cli, golden):
+    for out in ("/", golden, golden / "."):
+        result = cli("publish", "--out", out)
+        assert result.exit_code == 2, out
+        assert "the file system's root" in one_line_error(result) or "is the results store itself" in \
+            one_line_error(result)
+    assert not (golden / "index.html").exists()
+
+
+def test_a_site_file_name_that_would_climb_out_is_never_written(tmp_path):
+    with pytest.raises(BadInput, match="would not be inside"):
+        output.write_site(tmp_path / "site", {"../outside.html": b"x"})
+    assert not (tmp_path / "outside.html").exists() and not (tmp_path / "site").exists()

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from conftest import one_line_error, read_json
-from harness import reconcile, report, store
+from harness import cli as cli_module, reconcile, report, store
 from harness.live import live_status
 from harness.outcome import LOST
 from harness.reconcile import LOST_NOTE
@@ -94,7 +94,7 @@ def test_runs_reconciles_before_it_filters_and_fits_100_columns(cli, tmp_path, m
     monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path))
     running = cli("runs", "--status", "running")
     assert running.exit_code == 0 and "no runs" in running.stdout, "the lost run is no longer running"
-    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setattr(cli_module, "console", Console(force_terminal=True, color_system=None, width=100))
     listing = cli("runs")
     lines = listing.stdout.splitlines()
     assert all(len(line) <= 100 for line in lines), listing.stdout
@@ -103,6 +103,9 @@ def test_runs_reconciles_before_it_filters_and_fits_100_columns(cli, tmp_path, m
     assert [row.split()[0] for row in rows] == ["20261203-085910", "20261203-090314", "20261203-090324"]
     assert "platform" not in listing.stdout and "platform" in cli("runs", "--wide").stdout
     assert FINISHED in cli("runs", "--wide").stdout, "--wide shows the whole run id"
+    monkeypatch.setattr(cli_module, "console", Console(width=60))  # not a terminal: piped into grep
+    piped = [line for line in cli("runs").stdout.splitlines() if line.startswith("2026")]
+    assert [row.split()[0] for row in piped] == [FINISHED, DIVERGED, KILLED], "whole ids, one line each"
     judged = cli("verify", "20261203-085910", "--json")  # the short id names the run
     assert judged.exit_code == 0 and f"/{FINISHED}/work_dir/" in json.loads(judged.stdout)["runs"][0]["source"]
     ambiguous = cli("verify", "20261203-0903")
