@@ -99,7 +99,8 @@ def test_a_rerun_gives_identical_metrics(group, cli):
     original = group_runs(group["results"], group["id"])[0]
     result = cli("rerun", original["run_id"])
     assert result.exit_code == 0, result.stdout + result.stderr
-    (new,) = [read_json(p) for p in group["results"].glob("*/run.json") if read_json(p).get("rerun_of")]
+    (new,) = [read_json(p) for p in group["results"].glob("*/run.json")
+              if read_json(p).get("rerun_of") == original["run_id"]]  # the session's store holds other reruns
     assert new["spec"] == original["spec"] and new["drift"] == [] and new["group"] is None
     assert new["final_metrics"] == original["final_metrics"]
     first, second = (logs.parse_path(group["results"] / r["run_id"] / "work_dir") for r in (original, new))
