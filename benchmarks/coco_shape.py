@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from harness.coco_categories import COCO_80
+from harness.spec.coco_categories import COCO_80
 
 TRAIN_IMAGES, VAL_IMAGES = 118_287, 5_000
 TRAIN_ANNOTATIONS, VAL_ANNOTATIONS = 860_001, 36_781

@@ -2,8 +2,8 @@
 
 1. the standard library's `json.load` of instances_train2017.json (450 MB, 860,001 annotations): seconds
    and peak memory (the yardstick);
-2. `harness.dataset.check_dataset` of the whole tree (both splits: both annotation files read and decoded,
-   118,287 + 5,000 file names listed, every rule of harness.coco_rules, COCO's 80 categories): seconds and
+2. `harness.data.check.check_dataset` of the whole tree (both splits: both annotation files read and decoded,
+   118,287 + 5,000 file names listed, every rule of harness.data.coco_rules, COCO's 80 categories): seconds and
    peak memory; targets: at most 0.5 x json.load's time, peak at most 2 x the file's size;
 3. `harness dataset check ROOT --benchmark reppoints-r101-dcn-2x` from the shell (start-up included);
 4. the deep check (`--deep`: every image opened and decoded across the cores): images per second.
@@ -40,8 +40,8 @@ print(json.dumps({"seconds": seconds, "peak": resource.getrusage(resource.RUSAGE
 """
 HARNESS = """
 import json, resource, sys, time
-from harness.coco_categories import COCO_80
-from harness.dataset import check_dataset
+from harness.spec.coco_categories import COCO_80
+from harness.data.check import check_dataset
 start = time.perf_counter()
 summary = check_dataset(sys.argv[1], COCO_80, deep=sys.argv[2] == 'deep')
 seconds = time.perf_counter() - start

@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.job import TRAINING_ENV, JobRequest, mmdet_tools_dir, render_config  # noqa: E402
-from harness.spec import benchmark  # noqa: E402
-from harness.synth import SynthParams, write_synthetic  # noqa: E402
+from harness.job.command import TRAINING_ENV, JobRequest, mmdet_tools_dir, render_config  # noqa: E402
+from harness.spec.benchmarks import benchmark  # noqa: E402
+from harness.data.synth import SynthParams, write_synthetic  # noqa: E402
 
 
 def missing_split(root: Path) -> None:

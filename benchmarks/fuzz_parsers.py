@@ -1,6 +1,6 @@
 """Fuzz every log parser with 10,000 mutated real logs each (CI runs a smaller count).
 
-Runs tests/test_fuzz.py with HARNESS_FUZZ_EXAMPLES set; the test session first trains the smoke
+Runs tests/logs/test_fuzz.py with HARNESS_FUZZ_EXAMPLES set; the test session first trains the smoke
 benchmark (about 2 minutes) to have real logs to mutate.
 
     .venv/bin/python benchmarks/fuzz_parsers.py [--examples 10000]
@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", "--hypothesis-show-statistics",
-                             "tests/test_fuzz.py"],
+                             "tests/logs/test_fuzz.py"],
                             cwd=ROOT, env={**os.environ, "HARNESS_FUZZ_EXAMPLES": str(args.examples)})
     verdict = "no crash" if result.returncode == 0 else "CRASHES FOUND (see above)"
     print(f"{args.examples} mutated logs per parser x 3 parsers: {verdict}, {time.perf_counter() - started:.0f} s")

@@ -21,8 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import record, store  # noqa: E402
-from harness.host import Machine, Stack  # noqa: E402
+from harness import files
+from harness.store import record
+from harness.store import layout  # noqa: E402
+from harness.edges.host import Machine, Stack  # noqa: E402
 from harness.site import collect, output, render  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "data" / "store"
@@ -33,7 +35,7 @@ STACKS = [("cuda", "2.1.2", Machine(gpu_model="NVIDIA A100-SXM4-80GB", cuda="12.
 
 
 def make_store(where: Path, runs: int, groups: int) -> None:
-    templates = [(path.parent, store.read(path.parent)) for path in sorted(GOLDEN.glob("*/run.json"))]
+    templates = [(path.parent, layout.read(path.parent)) for path in sorted(GOLDEN.glob("*/run.json"))]
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     for number in range(runs):
         source, run = templates[number % len(templates)]
@@ -49,13 +51,13 @@ def make_store(where: Path, runs: int, groups: int) -> None:
                                       "environment": environment})
         run_dir = where / run_id
         run_dir.mkdir(parents=True)
-        (run_dir / store.WORK_DIR).symlink_to(source / run.work_dir)
-        store.write(run_dir, copy)
+        (run_dir / layout.WORK_DIR).symlink_to(source / run.work_dir)
+        layout.write(run_dir, copy)
     for index in range(groups):
-        group_dir = where / store.GROUPS / f"g{index:03d}"
+        group_dir = where / layout.GROUPS / f"g{index:03d}"
         group_dir.mkdir(parents=True)
         template = record.read_group(next(GOLDEN.glob("groups/*/group.json")))
-        record.write_json_atomic(group_dir / store.GROUP_RECORD, template.model_copy(update={
+        files.write_json_atomic(group_dir / layout.GROUP_RECORD, template.model_copy(update={
             "group_id": group_dir.name, "seeds": [0, 1, 2],
             "created": (start + timedelta(minutes=3 * index)).isoformat()}).model_dump(mode="json"))
 

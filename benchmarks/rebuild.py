@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from harness.build_context import copy_sources  # noqa: E402
+from harness.images.context import copy_sources  # noqa: E402
 
 
 def build(source: Path, results: Path) -> tuple[float, str]:

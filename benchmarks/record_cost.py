@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.coco_shape import make_coco_tree  # noqa: E402
-from harness import fingerprint, host, store  # noqa: E402
+from harness.data import fingerprint
+from harness.edges import host
+from harness.store import layout  # noqa: E402
 from harness.bootstrap import default_cache  # noqa: E402
 
 
@@ -52,7 +54,7 @@ def startup(results: Path) -> tuple[float, dict]:
             break
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=120)
-    (run,) = [e.record for e in store.runs(results)]
+    (run,) = [e.record for e in layout.runs(results)]
     return first, run
 
 

@@ -37,13 +37,13 @@ def harness_run(work: Path, epochs: int, env: dict[str, str]) -> tuple[float, fl
 
 def by_hand_run(work: Path, config: Path, env: dict[str, str]) -> tuple[float, float | None]:
     """What a user would write without the harness: the same config, one launcher per node."""
-    import harness.job as job
+    import harness.job.command as job
 
     train = job.mmdet_tools_dir() / "train.py"
     work.mkdir(parents=True)
     (work / "config.py").write_text(config.read_text())
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
-                "-m", "harness.cpu_launch", str(train), str(work / "config.py"), "--work-dir", str(work / "work_dir"),
+                "-m", "harness.job.cpu_launch", str(train), str(work / "config.py"), "--work-dir", str(work / "work_dir"),
                 "--auto-scale-lr", "--launcher", "pytorch", "--cfg-options", HALF_BATCH]
     script = work / "job.sh"
     script.write_text("\n".join([

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.synth import SynthParams, write_synthetic  # noqa: E402
+from harness.data.synth import SynthParams, write_synthetic  # noqa: E402
 
 HARNESS = [sys.executable, "-m", "harness"]
 

@@ -41,7 +41,7 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def supervisor_cpu(work: Path, epochs: int) -> dict:
-    from harness.reconcile import supervisors_of
+    from harness.run.reconcile import supervisors_of
     from harness.runtime.local import processes_in
 
     run = work / "run"
@@ -82,7 +82,7 @@ def running_copy(store: Path) -> Path:
 
 def attach_latency(store: Path, lines: int) -> list[float]:
     run = running_copy(store)
-    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", "harness.supervisor",
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", "harness.run.supervisor",
                                  str(run.resolve())])
     viewer = subprocess.Popen([*HARNESS, "attach", str(run)], stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "HARNESS_RESULTS": str(store), "COLUMNS": "120"})

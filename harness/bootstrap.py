@@ -5,7 +5,7 @@ stack (configs/stack/README.md) is handled here, in order:
   1, 4. setuptools is pinned below 81 (mmcv's build and mmengine's `mmdet::` configs need pkg_resources);
   2, 5. torch is installed first, then mmcv is built in a separate step without build isolation and
         without pip's wheel cache, and the result must load `mmcv._ext`;
-  3.    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set by the harness for every training process (harness.job);
+  3.    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set by the harness for every training process (harness.job.command);
   6.    torchvision is never installed (RepPoints does not need it; PyPI's build breaks CPU torch).
 The compiled mmcv wheel is cached outside the repository, keyed by mmcv, torch, Python and machine.
 

@@ -1,4 +1,8 @@
-"""Shared fixtures. The training fixtures run real RepPoints through the real stack (minutes)."""
+"""Shared fixtures. The training fixtures run real RepPoints through the real stack (minutes).
+
+Two tiers: a test that trains, or needs the Docker engine, the Slurm cluster or Chromium, is marked `real`
+(explicitly, or here because it uses one of REAL_FIXTURES); `python -m pytest -m "not real"` runs the rest,
+offline, in minutes. A test left unmarked that starts a run fails, naming the marker it needs."""
 
 from __future__ import annotations
 
@@ -10,15 +14,39 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine import ensure_base_image, running_engine
-from slurm_cluster import running_cluster
 from harness.bootstrap import default_cache
 from harness.cli import app
-from harness.store import is_run
+from harness.store.layout import is_run
+
+from engine import ensure_base_image, running_engine
+from slurm_cluster import running_cluster
 
 # The user's cache, read before the session points HARNESS_CACHE at a temporary one: the cpu image's
 # wheelhouse and the debootstrap tarball live there (filled by `python3 -m harness.bootstrap --engine`).
 USER_CACHE = default_cache()
+
+
+# fixtures that train, start the Docker engine or the Slurm cluster, build an image or drive Chromium: their
+# users are real
+REAL_FIXTURES = {"smoke_run", "smoke_log", "docker_host", "cpu_image", "slurm", "browser", "uninterrupted", "resumed_run"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if REAL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
+
+
+@pytest.fixture(autouse=True)
+def offline_tier_starts_no_run(request, monkeypatch):
+    """The offline tier stays fast: a test not marked real that starts a run's (or campaign's) supervisor fails."""
+    if request.node.get_closest_marker("real") is None:
+        from harness.run import supervisor
+
+        def refuse(*args, **kwargs):
+            pytest.fail("this test starts a run: mark it @pytest.mark.real", pytrace=False)
+
+        monkeypatch.setattr(supervisor, "spawn", refuse)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +70,7 @@ def stop_leftovers(root: Path) -> None:
     import signal
     import time
 
-    from harness.reconcile import processes_with
+    from harness.run.reconcile import processes_with
 
     root = root.resolve()
     for sig, jobs_too in ((signal.SIGTERM, False), (signal.SIGKILL, True)):
@@ -63,7 +91,7 @@ def _left_by_the_session(pid: int, root: Path, jobs_too: bool) -> bool:
         cwd = Path(f"/proc/{pid}/cwd").resolve()
     except OSError:
         return False
-    if b"harness.supervisor" in argv:
+    if b"harness.run.supervisor" in argv:
         return cwd.is_relative_to(root) or any(str(root).encode() in arg for arg in argv)
     return jobs_too and cwd.is_relative_to(root) and (cwd / "run.json").is_file()
 

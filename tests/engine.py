@@ -14,9 +14,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import docker
 import pytest
 
+import docker
 from harness.bootstrap import ROOT
 
 START_TIMEOUT = 60

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.fingerprint import DatasetFingerprint, SplitFingerprint
-from harness.host import Environment, Source, Stack
-from harness.record import Attempt, RunRecord
-from harness.runspec import RunSpec
+from harness.data.fingerprint import DatasetFingerprint, SplitFingerprint
+from harness.edges.host import Environment, Source, Stack
+from harness.spec.runspec import RunSpec
+from harness.store.record import Attempt, RunRecord
 
 
 def make_record(run_id: str, started: str = "2026-12-01T09:00:00+00:00", status: str = "succeeded",

@@ -38,7 +38,7 @@ def test_mmcv_has_compiled_ops_and_torchvision_is_absent():
     assert importlib.util.find_spec("torchvision") is None
 
 
-@pytest.mark.parametrize("module", ["torch", "mmdet.apis", "typer", "pydantic.main", "harness.pipeline"])
+@pytest.mark.parametrize("module", ["torch", "mmdet.apis", "typer", "pydantic.main", "harness.run.pipeline"])
 def test_the_set_up_byte_compiled_what_every_start_imports(module):
     """These machines set PYTHONDONTWRITEBYTECODE: without the set-up's .pyc files, every start compiles again."""
     source = importlib.util.find_spec(module).origin

@@ -2,6 +2,9 @@
 
 mmengine (mmdet 3.x) work_dirs: `vis_data/scalars.json` first, the text log as fallback and
 cross-check; several timestamp folders (a resumed run) are merged in order. mmdet 2.x: `*.log.json`.
+`harness bench`'s timings (harness.logs.bench).
+
+Imports harness.spec and below; knows nothing of the results store's layout.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.store import WORK_DIR
 from harness.logs import mmdet2, mmengine
 from harness.logs.mmengine import parse_line
 from harness.logs.models import BBOX_KEYS, Evaluation, ParsedLog, TrainStep
@@ -17,16 +19,18 @@ from harness.logs.models import BBOX_KEYS, Evaluation, ParsedLog, TrainStep
 __all__ = ["BBOX_KEYS", "Evaluation", "ParsedLog", "TrainStep", "divergence_reason", "parse_line", "parse_path"]
 
 
-def parse_path(path: Path) -> ParsedLog:
-    """A work_dir, one of its timestamp folders, a scalars.json, a text log or an mmdet 2.x log.json."""
+def parse_path(path: Path, nested: str | None = None) -> ParsedLog:
+    """A work_dir, one of its timestamp folders, a scalars.json, a text log or an mmdet 2.x log.json.
+
+    nested: the name a work_dir may have inside path (the results store's run layout, which the caller knows)."""
     path = Path(path)
     if not path.exists():
         raise BadInput(f"{path} does not exist")
     if path.is_file():
         return _parse_file(path)
-    runs = mmengine.timestamp_dirs(path)
+    runs = mmengine.timestamp_dirs(path, nested)
     if runs:
-        return merge(_attempts(runs), _schedule_from_dump(path))
+        return merge(_attempts(runs), _schedule_from_dump(path, nested))
     old_logs = sorted(path.glob("*.log.json"))
     if old_logs:
         return mmdet2.parse(old_logs[-1])
@@ -95,9 +99,9 @@ def merge(parts: list[ParsedLog], max_epochs: dict[str, int | None] | None = Non
     })
 
 
-def _schedule_from_dump(work_dir: Path) -> dict[str, int | None]:
+def _schedule_from_dump(work_dir: Path, nested: str | None) -> dict[str, int | None]:
     """max_epochs and max_iters from the config mmengine dumped into the work_dir (the schedule as it ran)."""
-    for candidate in (work_dir, work_dir / WORK_DIR):
+    for candidate in mmengine.candidates(work_dir, nested):
         for dump in sorted(candidate.glob("*.py")):
             found = {"epoch": mmengine.max_epochs_in(dump), "iter": mmengine.max_iters_in(dump)}
             if any(found.values()):

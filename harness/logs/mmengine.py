@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.errors import BadInput
-from harness.store import WORK_DIR
 from harness.logs.models import Evaluation, ParsedLog, StepCollector, TrainStep, build, number, whole
 
 TIMESTAMP_DIR = re.compile(r"^\d{8}_\d{6}$")
@@ -29,7 +28,7 @@ MAX_EPOCHS = re.compile(r"train_cfg\s*=\s*dict\([^)]*?max_epochs\s*=\s*(\d{1,9})
 MAX_ITERS = re.compile(r"train_cfg\s*=\s*dict\([^)]*?max_iters\s*=\s*(\d{1,12})\b")
 NON_FINITE_LOSS = re.compile(r"\bloss: (?:nan|-?inf)")
 EMPTY_RESULTS = "The testing results of the whole dataset is empty"
-# Written by harness.mmhooks inside the training process.
+# Written by harness.job.mmhooks inside the training process.
 DIVERGED = re.compile(r"harness: training diverged at iteration (?P<iter>\d{1,12}) \(epoch (?P<epoch>\d{1,9})\): "
                       r"loss (?P<loss>\S+) \((?P<why>.*)\)\s*$")
 BELOW_CURVE = re.compile(r"harness: stopped below the reference curve at epoch \d{1,9}: (?P<detail>.*?)\s*$")
@@ -71,10 +70,15 @@ def _iter_item(line: str, match: re.Match) -> TrainStep | Evaluation | None:
                      eta=eta["eta"] if eta else None, **{k: values.get(k) for k in STEP_KEYS})
 
 
-def timestamp_dirs(path: Path) -> list[Path]:
+def candidates(path: Path, nested: str | None) -> tuple[Path, ...]:
+    """Where a work_dir's folders may be: path itself, or the work_dir nested in it under that name."""
+    return (path,) if nested is None else (path, path / nested)
+
+
+def timestamp_dirs(path: Path, nested: str | None = None) -> list[Path]:
     if TIMESTAMP_DIR.match(path.name):
         return [path]
-    for candidate in (path, path / WORK_DIR):
+    for candidate in candidates(path, nested):
         found = sorted(p for p in candidate.glob("*") if p.is_dir() and TIMESTAMP_DIR.match(p.name))
         if found:
             return found

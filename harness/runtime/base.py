@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Callable, ClassVar, Iterator, NamedTuple
 
 from harness.errors import Hung, Interrupted
-from harness.job import JobRequest, Job
-from harness.record import RunRecord
-from harness.runspec import RunSpec
-from harness.watchdog import Watchdog, Watching
+from harness.job.command import Job, JobRequest
+from harness.runtime.watchdog import Watchdog, Watching
+from harness.spec.runspec import RunSpec
+from harness.store.record import RunRecord
 
 
 @dataclass(frozen=True)
-class Site:
+class JobSite:
     """How the job sees the run: the Python that runs it, mmdet's tools/ and the run directory, as paths
     on the machine (or in the container) where it runs."""
 
@@ -47,13 +47,13 @@ class Runtime(ABC):
     stopped: ClassVar[str] = "the training processes were stopped"
     writes_console_log: ClassVar[bool] = False  # the job's output goes straight into console.log (local)
 
-    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
+    def __init__(self, spec: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
                  dry_run: bool = False):
-        self.run, self.request, self.run_dir, self.image_id, self.dry_run = run, request, run_dir, image_id, dry_run
+        self.spec, self.request, self.run_dir, self.image_id, self.dry_run = spec, request, run_dir, image_id, dry_run
         self.warnings: list[str] = []  # what the constructor could not check (a --dry-run without a scheduler)
 
     @abstractmethod
-    def site(self) -> Site: ...
+    def job_site(self) -> JobSite: ...
 
     def job_request(self) -> JobRequest:
         """The request as the job sees it (paths inside a container, say); here the same."""

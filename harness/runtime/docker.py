@@ -7,43 +7,44 @@ import secrets
 from pathlib import Path
 from typing import Iterator
 
-from harness import host
-from harness.container import CHECKPOINT_MOUNT, CONFIGS_MOUNT, DATA_MOUNT, MMDET_TOOLS, RUN_MOUNT, GpuOptions, HostFacts, container_spec
+from harness.edges import docker_engine, host
+from harness.edges.docker_engine import ContainerExit
 from harness.errors import BadInput, ImageMissing
-from harness.job import Job, JobRequest
-from harness.platforms import load_platform
-from harness.record import RunRecord
-from harness.runtime import docker_engine
-from harness.runtime.base import Ending, Lost, Runtime, Site
-from harness.runtime.docker_engine import ContainerExit
+from harness.job.command import Job, JobRequest
+from harness.runtime.base import Ending, JobSite, Lost, Runtime
+from harness.runtime.container import (
+    CHECKPOINT_MOUNT, CONFIGS_MOUNT, DATA_MOUNT, MMDET_TOOLS, RUN_MOUNT, GpuOptions, HostFacts, container_spec
+)
 from harness.runtime.local import signal_cause
 from harness.runtime.tail import complete_log
-from harness.runspec import RunSpec
-from harness.spec import CONFIGS_DIR
+from harness.spec.benchmarks import CONFIGS_DIR
+from harness.spec.platforms import load_platform
+from harness.spec.runspec import RunSpec
+from harness.store.record import RunRecord
 
 
 class DockerRuntime(Runtime):
     name = "docker"
     stopped = "the container was stopped and removed"
 
-    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
+    def __init__(self, spec: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
                  dry_run: bool = False):
         """Engine, image and GPU access are checked here, before the run directory holds anything."""
-        super().__init__(run, request, run_dir, image_id, dry_run)
+        super().__init__(spec, request, run_dir, image_id, dry_run)
         visible = host.gpu_inventory(request.platform)
         if visible is not None and request.gpus > len(visible):
             raise BadInput(f"--gpus {request.gpus} but this host shows {len(visible)} {request.platform} GPUs")
         self.client = docker_engine.connect()
-        self.reference = image_id or run.docker.image or f"{load_platform(request.platform).image}:latest"
+        self.reference = image_id or spec.docker.image or f"{load_platform(request.platform).image}:latest"
         self.image = docker_engine.image(self.client, self.reference)
         if self.image is None:
             raise ImageMissing(f"image {self.reference} does not exist in the engine (run `harness build --platform "
                                f"{request.platform}`)")
-        self.spec = None
+        self.container_spec = None
         self.container = None
 
-    def site(self) -> Site:
-        return Site(python="python3", tools_dir=Path(MMDET_TOOLS), run_dir=Path(RUN_MOUNT))
+    def job_site(self) -> JobSite:
+        return JobSite(python="python3", tools_dir=Path(MMDET_TOOLS), run_dir=Path(RUN_MOUNT))
 
     def job_request(self) -> JobRequest:
         checkpoint = self.request.checkpoint
@@ -53,24 +54,24 @@ class DockerRuntime(Runtime):
 
     def prepare(self, job: Job) -> None:
         """What the container will be: named, mounted and given its devices before anything starts."""
-        request, options = self.request, self.run.docker
+        request, options = self.request, self.spec.docker
         gpus = GpuOptions(platform=request.platform, gpus=request.gpus,
                           gpu_ids=list(request.gpu_ids) if request.gpu_ids else None, privileged=options.privileged)
-        self.spec = container_spec(
+        self.container_spec = container_spec(
             f"harness-{self.run_dir.name}-{secrets.token_hex(3)}", self.image.id, job.argv, request.data_root,
             self.run_dir, CONFIGS_DIR.resolve(), gpus, host_facts(self.client), options.shm_size,
             options.ipc_host, {docker_engine.RUN_LABEL: self.run_dir.name},
             request.checkpoint.parent if request.checkpoint else None)
 
     def start(self, job: Job) -> None:
-        self.container = docker_engine.create_container(self.client, self.spec)
-        docker_engine.start_container(self.container, self.spec.name)
+        self.container = docker_engine.create_container(self.client, self.container_spec)
+        docker_engine.start_container(self.container, self.container_spec.name)
 
     def follow(self) -> Iterator[str]:
-        yield from docker_engine.follow_container(self.container, self.spec.name)
+        yield from docker_engine.follow_container(self.container, self.container_spec.name)
 
     def ending(self) -> Ending:
-        ended = docker_engine.wait_container(self.container, self.spec.name)
+        ended = docker_engine.wait_container(self.container, self.container_spec.name)
         return Ending(ended.status_code, cause(ended))
 
     def stop(self) -> None:
@@ -88,7 +89,7 @@ class DockerRuntime(Runtime):
         """What the run record keeps about the image and the container."""
         image = {"reference": self.reference, "id": self.image.id, "digests": self.image.digests,
                  "tags": self.image.tags, "labels": self.image.labels}
-        spec = self.spec
+        spec = self.container_spec
         return {"image": image, "container": {
             "name": spec.name, "user": spec.user, "shm_size": spec.shm_size, "ipc_mode": spec.ipc_mode,
             "runtime": spec.runtime, "privileged": spec.privileged,

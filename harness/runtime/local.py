@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from harness import store
 from harness.errors import InfrastructureError
-from harness.job import Job, mmdet_tools_dir
-from harness.record import RunRecord
+from harness.job.command import Job, mmdet_tools_dir
 from harness.runtime import waiter
-from harness.runtime.base import Ending, Lost, Runtime, Site
+from harness.runtime.base import Ending, JobSite, Lost, Runtime
 from harness.runtime.tail import Tail, size
+from harness.store import layout
+from harness.store.record import RunRecord
 
 GRACE_SECONDS = 30
 EXIT_FILE = "job.exit"  # the job's exit status, written by harness.runtime.waiter
@@ -28,11 +28,11 @@ class LocalRuntime(Runtime):
     name = "local"
     writes_console_log = True
 
-    def site(self) -> Site:
-        return Site(python=sys.executable, tools_dir=mmdet_tools_dir(), run_dir=self.run_dir)
+    def job_site(self) -> JobSite:
+        return JobSite(python=sys.executable, tools_dir=mmdet_tools_dir(), run_dir=self.run_dir)
 
     def start(self, job: Job) -> None:
-        log, exit_file = self.run_dir / store.CONSOLE_LOG, self.run_dir / EXIT_FILE
+        log, exit_file = self.run_dir / layout.CONSOLE_LOG, self.run_dir / EXIT_FILE
         exit_file.unlink(missing_ok=True)
         self.tail = Tail(log, size(log))
         argv = [sys.executable, "-m", "harness.runtime.waiter", str(exit_file), "--", *job.argv]

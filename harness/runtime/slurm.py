@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from harness.container import docker_run_argv
+from harness.edges import slurm_scheduler as scheduler
+from harness.edges.slurm_scheduler import JobInfo
 from harness.errors import BadInput, InfrastructureError
-from harness.job import Job, JobRequest, mmdet_tools_dir
-from harness.record import RunRecord, SlurmJob
-from harness.runspec import RunSpec, SlurmOptions
-from harness.runtime import slurm_scheduler as scheduler
-from harness.runtime.base import Ending, Lost, Runtime, Site
+from harness.job.command import Job, JobRequest, mmdet_tools_dir
+from harness.runtime.base import Ending, JobSite, Lost, Runtime
+from harness.runtime.container import docker_run_argv
 from harness.runtime.tail import Tail, complete_log
-from harness.runtime.slurm_scheduler import JobInfo
+from harness.spec.runspec import RunSpec, SlurmOptions
+from harness.store.record import RunRecord, SlurmJob
 
 # What a node's task hands into its container by name: its rank, the rendezvous, its CPU share, the interface.
 PASSED_ENV = ("PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT", "OMP_NUM_THREADS", "GLOO_SOCKET_IFNAME",
@@ -48,40 +48,40 @@ class SlurmRuntime(Runtime):
     name = "slurm"
     stopped = "the Slurm job was cancelled (scancel)"
 
-    def __init__(self, run: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
+    def __init__(self, spec: RunSpec, request: JobRequest, run_dir: Path, image_id: str | None = None,
                  dry_run: bool = False):
-        super().__init__(run, request, run_dir, image_id, dry_run)
+        super().__init__(spec, request, run_dir, image_id, dry_run)
         refuse_node_local(run_dir)
         try:
-            scheduler.check_partition(run.slurm.partition)
+            scheduler.check_partition(spec.slurm.partition)
         except InfrastructureError as exc:
             if not dry_run:
                 raise
             self.warnings.append(f"the partition was not checked: {exc}")  # a dry-run prints the script anyway
         self.container = None  # --container docker: the docker runtime describes the container
-        if run.slurm.container == "docker":
+        if spec.slurm.container == "docker":
             from harness.runtime.docker import DockerRuntime  # the Docker SDK only for container jobs
 
-            self.container = DockerRuntime(run, request, run_dir, image_id, dry_run)
+            self.container = DockerRuntime(spec, request, run_dir, image_id, dry_run)
         self.script_text = ""
         self.script: Path | None = None
         self.info: JobInfo | None = None
 
-    def site(self) -> Site:
+    def job_site(self) -> JobSite:
         if self.container is not None:
-            return self.container.site()
-        return Site(python=sys.executable, tools_dir=mmdet_tools_dir(), run_dir=self.run_dir)
+            return self.container.job_site()
+        return JobSite(python=sys.executable, tools_dir=mmdet_tools_dir(), run_dir=self.run_dir)
 
     def job_request(self) -> JobRequest:
         """--gpus processes on each of --nodes nodes (in the container's paths with --container docker)."""
         request = self.container.job_request() if self.container is not None else self.request
-        return request.model_copy(update={"nodes": self.run.slurm.nodes})
+        return request.model_copy(update={"nodes": self.spec.slurm.nodes})
 
     def prepare(self, job: Job) -> None:
         if self.container is not None:
             self.container.prepare(job)
             job = job.model_copy(update={"argv": docker_run_argv(self.container.spec, PASSED_ENV), "env": {}})
-        self.script_text = batch_script(job, self.run.slurm, self.request, self.run_dir, resumable=self.run.kind == "train")
+        self.script_text = batch_script(job, self.spec.slurm, self.request, self.run_dir, resumable=self.spec.kind == "train")
 
     def preview(self, job: Job) -> str:
         return self.script_text
@@ -121,7 +121,7 @@ class SlurmRuntime(Runtime):
         return info.final
 
     def ending(self) -> Ending:
-        return ending_of(self.info, self.run.slurm.time)
+        return ending_of(self.info, self.spec.slurm.time)
 
     def stop(self) -> None:
         """scancel, then wait (bounded) until the scheduler says the job has ended."""

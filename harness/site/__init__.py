@@ -20,11 +20,11 @@ class Published:
 
 
 def publish(out: Path, where: Path | None = None) -> Published:
-    from harness import store
     from harness.site import collect, output, render
+    from harness.store import layout
 
     started = time.monotonic()
-    source = where or store.root()
+    source = where or layout.root()
     if not source.is_dir():
         raise BadInput(f"no results store at {source} (run `harness train` first; HARNESS_RESULTS moves it)")
     _outside_the_store(out, source)

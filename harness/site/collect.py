@@ -10,12 +10,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from harness import group_compare, repro, store, verify
 from harness.errors import BadInput
-from harness.group_compare import GroupComparison, GroupSide
-from harness.record import GroupRecord, RunRecord
-from harness.runspec import train_args
-from harness.spec import Reference
+from harness.spec.benchmarks import Reference
+from harness.spec.runspec import train_args
+from harness.store import layout
+from harness.store.record import GroupRecord, RunRecord
+from harness.verdict import group_compare, groups, verify
+from harness.verdict.group_compare import GroupComparison, GroupSide
 
 STACK_FACTS = ("platform", "torch", "mmcv", "cuda", "sdk", "gpu model")  # what an index row stands for
 
@@ -94,12 +95,12 @@ class Site(Frozen):
 
 
 def collect(where: Path | None = None) -> Site:
-    from harness import reconcile
+    from harness.run import reconcile
 
     entries = reconcile.runs(where)  # a run whose supervisor was lost is published as it ended
     targets = _Targets()
     views = [run_view(entry, targets) for entry in entries]
-    group_entries = store.groups(where)
+    group_entries = layout.groups(where)
     groups = [group_view(entry.record, entries, targets) for entry in group_entries if entry.record]
     groups += [_unreadable_group(entry) for entry in group_entries if entry.record is None]
     references = _references({v.benchmark for v in views} | {g.benchmark for g in groups})
@@ -124,7 +125,7 @@ class _Targets:
         return self.found[path]
 
 
-def run_view(entry: store.Entry, targets: _Targets) -> RunView:
+def run_view(entry: layout.Entry, targets: _Targets) -> RunView:
     run = entry.record
     if run is None:
         return RunView(run_id=entry.path.name, benchmark="-", kind="-", status="unreadable", verdict="unreadable",
@@ -163,14 +164,14 @@ def reproduce_run(run: RunRecord) -> list[str]:
     return commands
 
 
-def group_view(group: GroupRecord, entries: list[store.Entry], targets: _Targets) -> GroupView:
+def group_view(group: GroupRecord, entries: list[layout.Entry], targets: _Targets) -> GroupView:
     found = {e.record.seed: e for e in entries if e.record and e.record.group == group.group_id}
     base = dict(group_id=group.group_id, benchmark=group.spec.benchmark, created=group.created,
                 reproduce=[shlex.join(["harness", "repro", *train_args(group.spec),
                                        "--seeds", ",".join(map(str, group.seeds))])],
                 record=group.model_dump(mode="json"))
     try:
-        result, labelled = repro.judge(group, found, targets)
+        result, labelled = groups.judge(group, found, targets)
         side = group_compare.judged_side(group, found, result, labelled)
     except BadInput as exc:
         return GroupView(**base, verdict="incomplete", reason=str(exc), side=None, runs=[], curves=[])
@@ -183,15 +184,15 @@ def group_view(group: GroupRecord, entries: list[store.Entry], targets: _Targets
                      curves=curves, warnings=result.warnings)
 
 
-def _unreadable_group(entry: store.GroupEntry) -> GroupView:
+def _unreadable_group(entry: layout.GroupEntry) -> GroupView:
     return GroupView(group_id=entry.path.name, benchmark="-", created="", verdict="unreadable",
                      reason=entry.error or "unreadable", side=None, runs=[], curves=[], reproduce=[], record={})
 
 
 def _references(names: set[str]) -> dict[str, Reference]:
-    from harness import spec
+    from harness.spec import benchmarks
 
-    known = spec.benchmarks()
+    known = benchmarks.benchmarks()
     return {name: known[name].reference() for name in sorted(names) if name in known}
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.record import write_bytes_atomic, write_json_atomic
+from harness.files import write_bytes_atomic, write_json_atomic
 
 MANIFEST = ".harness-publish.json"
 MANIFEST_VERSION = 1

@@ -13,10 +13,10 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from harness.policy import allowed_deviation
-from harness.report import points
+from harness.report.terminal import points
 from harness.site.collect import GroupView, RunView, Site
-from harness.spec import Reference
+from harness.spec.benchmarks import Reference
+from harness.verdict.policy import allowed_deviation
 
 SITE_SCHEMA_VERSION = 1
 ASSETS = ("site.css", "site.js")

@@ -1,7 +1,7 @@
-"""Make the golden results store under tests/data/store/ with the pinned stack: real harness runs of the smoke
+"""Make the golden results store under tests/golden/store/ with the pinned stack: real harness runs of the smoke
 benchmark, as `harness publish` and `harness compare --group` read them in the tests (offline, in seconds).
 
-    .venv/bin/python tests/golden/make_store.py [--out tests/data/store]
+    .venv/bin/python tests/golden/make_store.py [--out tests/golden/store]
 
 What it holds (about 10 minutes on 2 cores):
   groups/golden-a   `harness repro --runs 3 --epochs 6`   (seeds 0, 1, 2)
@@ -73,7 +73,7 @@ def strip(out: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "store")
+    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "golden" / "store")
     out = parser.parse_args().out.resolve()
     if out.exists():
         shutil.rmtree(out)

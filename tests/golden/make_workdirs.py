@@ -1,6 +1,6 @@
-"""Make the golden work_dirs under tests/data/workdirs/ with the pinned stack (real mmdet 3.3.0 runs).
+"""Make the golden work_dirs under tests/golden/workdirs/ with the pinned stack (real mmdet 3.3.0 runs).
 
-    .venv/bin/python tests/golden/make_workdirs.py [--out tests/data/workdirs] [--only NAME ...]
+    .venv/bin/python tests/golden/make_workdirs.py [--out tests/golden/workdirs] [--only NAME ...]
 
 Each shape is a real run of mmdet's own tools/train.py or tools/test.py (not the harness), on a tiny
 synthetic dataset, so the logs are exactly what mmengine 0.10.7 writes. Checkpoints are dropped;
@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from harness.job import TRAINING_ENV, mmdet_tools_dir  # noqa: E402
-from harness.synth import SynthParams, write_synthetic  # noqa: E402
+from harness.data.synth import SynthParams, write_synthetic  # noqa: E402
+from harness.job.command import TRAINING_ENV, mmdet_tools_dir  # noqa: E402
 
 # Hooks that provoke a shape inside a real run; put on the path with custom_imports.
 PROVOKE = '''
@@ -170,7 +170,7 @@ def keep_logs(work: Path, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "workdirs")
+    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "golden" / "workdirs")
     parser.add_argument("--only", nargs="*", choices=sorted(SHAPES), default=sorted(SHAPES))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="golden-") as scratch:
