@@ -80,7 +80,7 @@ class SlurmRuntime(Runtime):
     def prepare(self, job: Job) -> None:
         if self.container is not None:
             self.container.prepare(job)
-            job = job.model_copy(update={"argv": docker_run_argv(self.container.spec, PASSED_ENV), "env": {}})
+            job = job.model_copy(update={"argv": docker_run_argv(self.container.container_spec, PASSED_ENV), "env": {}})
         self.script_text = batch_script(job, self.spec.slurm, self.request, self.run_dir, resumable=self.spec.kind == "train")
 
     def preview(self, job: Job) -> str:
