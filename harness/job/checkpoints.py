@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.job import preflight_probe as probe
+from harness.job import preflight_probe
 from harness.job.command import JobRequest, render_config
 
 PICKLE_PROTOCOL = 0x80  # the first byte of a legacy torch.save stream (a pickle, protocol 2 and up)
@@ -30,11 +30,11 @@ def check(path: Path) -> dict | None:
     if importlib.util.find_spec("torch") is None:
         return None
     try:
-        loaded = probe.load_checkpoint_file(str(path))
+        loaded = preflight_probe.load_checkpoint_file(str(path))
     except Exception as exc:  # torch raises many kinds on a damaged file
         raise BadInput(f"checkpoint {path} does not load: {type(exc).__name__}: {_first_line(exc)}") from exc
     try:
-        return probe.state_dict_of(loaded)
+        return preflight_probe.state_dict_of(loaded)
     except ValueError as exc:
         raise BadInput(f"checkpoint {path} loads, but {exc}") from None
 
@@ -46,7 +46,7 @@ def belongs(request: JobRequest, state: dict | None) -> None:
     with tempfile.TemporaryDirectory(prefix="harness-config-") as folder:
         config = Path(folder) / "config.py"
         config.write_text(render_config(request))
-        found = probe.fit(str(request.checkpoint), state, probe.model_tensors(str(config), list(request.cfg_options)))
+        found = preflight_probe.fit(str(request.checkpoint), state, preflight_probe.model_tensors(str(config), list(request.cfg_options)))
     if not found["ok"]:
         raise BadInput(f"checkpoint {found['detail']} ({request.benchmark.name}): {found['fix']}")
 

@@ -18,7 +18,7 @@ from harness.data import fingerprint
 from harness.errors import BadInput, Diverged, HarnessError, Hung, InfrastructureError, Interrupted, StoppedEarly
 from harness.job import preflight
 from harness.job.preflight_probe import CHECKPOINT_CHECK
-from harness.run import resume as resuming
+from harness.run import resuming
 from harness.runtime.base import Ending
 from harness.spec import benchmarks
 from harness.spec.scaling import learning_rate

@@ -22,8 +22,7 @@ from harness.errors import BadInput, ImageMissing
 from harness.job import checkpoints, preflight
 from harness.job.command import BenchPlan, Job, JobRequest, build_job
 from harness.report.progress import StepBars, counting_bar
-from harness.run import attach
-from harness.run import resume as resuming
+from harness.run import attach, resuming
 from harness.run.supervisor import Handover, next_log_offset
 from harness.runtime import runtime_class
 from harness.runtime.base import Runtime

@@ -57,17 +57,17 @@ def diagnose_with(runtime: str, options: DoctorOptions) -> tuple[list[Check], No
 
 def diagnose_slurm(options: DoctorOptions) -> list[Check]:
     """The controller, the partition, its nodes and GPUs as the scheduler sees them, a shared run directory."""
-    from harness.edges import slurm_scheduler as scheduler
+    from harness.edges import slurm_scheduler
     from harness.runtime import slurm
 
     try:
-        scheduler.check_partition(options.partition)
-        partition = options.partition or scheduler.default_partition()
+        slurm_scheduler.check_partition(options.partition)
+        partition = options.partition or slurm_scheduler.default_partition()
     except HarnessError as exc:
         return [Check("Slurm controller and partition", False, str(exc),
                       "start slurmctld, or point SLURM_CONF at the cluster's slurm.conf; name a partition that is up"),
                 _dataset(options.data), _free_disk(layout.root(), options.min_free_gb)]
-    found = [n for n in scheduler.nodes() if partition in (n.partitions or "").split(",")]
+    found = [n for n in slurm_scheduler.nodes() if partition in (n.partitions or "").split(",")]
     usable = [n for n in found if n.state.split("+")[0].rstrip("*") in ("IDLE", "MIXED", "ALLOCATED", "COMPLETING")]
     shown = ", ".join(f"{n.name} {n.state.lower()} {n.cpus} CPUs {n.gres or 'no GPUs'}" for n in found)
     nodes_ok = len(usable) >= options.nodes

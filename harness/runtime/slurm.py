@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from harness.edges import slurm_scheduler as scheduler
+from harness.edges import slurm_scheduler
 from harness.edges.slurm_scheduler import JobInfo
 from harness.errors import BadInput, InfrastructureError
 from harness.job.command import Job, JobRequest, mmdet_tools_dir
@@ -53,7 +53,7 @@ class SlurmRuntime(Runtime):
         super().__init__(spec, request, run_dir, image_id, dry_run)
         refuse_node_local(run_dir)
         try:
-            scheduler.check_partition(spec.slurm.partition)
+            slurm_scheduler.check_partition(spec.slurm.partition)
         except InfrastructureError as exc:
             if not dry_run:
                 raise
@@ -89,8 +89,8 @@ class SlurmRuntime(Runtime):
     def start(self, job: Job) -> None:
         self.script = _next_free(self.run_dir, "slurm-job-{}.sh")
         self.script.write_text(self.script_text)
-        job_id = scheduler.submit(self.script)
-        self.info = scheduler.job(job_id) or JobInfo(job_id=job_id, state="PENDING")
+        job_id = slurm_scheduler.submit(self.script)
+        self.info = slurm_scheduler.job(job_id) or JobInfo(job_id=job_id, state="PENDING")
 
     def follow(self) -> Iterator[str]:
         """The output file's new lines; the scheduler is asked about the job between reads."""
@@ -113,7 +113,7 @@ class SlurmRuntime(Runtime):
 
     def _refresh(self) -> bool:
         """Whether the job has ended for good."""
-        info = scheduler.job(self.info.job_id)
+        info = slurm_scheduler.job(self.info.job_id)
         if info is None:  # forgotten by the controller: it ended long ago
             self.info = self.info.model_copy(update={"state": self.info.state if self.info.final else "UNKNOWN"})
             return True
@@ -127,7 +127,7 @@ class SlurmRuntime(Runtime):
         """scancel, then wait (bounded) until the scheduler says the job has ended."""
         if self.info is None:
             return
-        scheduler.cancel(self.info.job_id)
+        slurm_scheduler.cancel(self.info.job_id)
         deadline = time.monotonic() + STOP_SECONDS
         while time.monotonic() < deadline and not self._refresh():
             time.sleep(POLL_SECONDS)
@@ -148,7 +148,7 @@ class SlurmRuntime(Runtime):
     def alive(cls, run: RunRecord, run_dir: Path) -> list[str]:
         if run.slurm is None:
             return []
-        info = scheduler.job(run.slurm.job_id)
+        info = slurm_scheduler.job(run.slurm.job_id)
         return [f"Slurm job {info.job_id} ({info.state.lower()})"] if info is not None and not info.final else []
 
     @classmethod
@@ -157,7 +157,7 @@ class SlurmRuntime(Runtime):
         if run.slurm is None:  # lost before sbatch answered
             return Lost(Ending(None, "the batch job was never submitted"))
         recorded = run.slurm
-        info = scheduler.job(recorded.job_id)
+        info = slurm_scheduler.job(recorded.job_id)
         if info is not None and not info.final:
             return None
         output = (run_dir / f"slurm-{recorded.job_id}.out")
@@ -174,9 +174,9 @@ class SlurmRuntime(Runtime):
         """scancel, then wait (bounded) until the scheduler says the job has ended."""
         if run.slurm is None:
             return
-        scheduler.cancel(run.slurm.job_id)
+        slurm_scheduler.cancel(run.slurm.job_id)
         deadline = time.monotonic() + STOP_SECONDS
-        while time.monotonic() < deadline and (info := scheduler.job(run.slurm.job_id)) and not info.final:
+        while time.monotonic() < deadline and (info := slurm_scheduler.job(run.slurm.job_id)) and not info.final:
             time.sleep(POLL_SECONDS)
 
 

@@ -22,7 +22,7 @@ from harness.runtime.local import EXIT_FILE
 from harness.store import layout
 
 from conftest import one_line_error, read_json
-from support import GOLDEN
+from support import GOLDEN, wait_for
 
 STORE = GOLDEN / "store"
 FINISHED, KILLED, DIVERGED = "20261203-085910-smoke", "20261203-090324-smoke", "20261203-090314-smoke"
@@ -65,7 +65,7 @@ def test_a_training_that_did_not_finish_is_failed_and_resumable(tmp_path):
     done = reconcile.current(run)
     assert done.status == "failed" and done.exit_code == -9
     assert done.error == f"{LOST}; training exited with code -9: the training process was killed by SIGKILL"
-    from harness.run.resume import resumable
+    from harness.run.resuming import resumable
 
     assert resumable(run).status == "failed"  # --resume takes it
 
@@ -83,8 +83,8 @@ def test_a_run_on_another_host_or_with_its_supervisor_alive_is_left_running(tmp_
     # a process whose command line is a supervisor's for this run (what reconcile looks for)
     stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "harness.run.supervisor",
                                  str(run.resolve())])
-    try:
-        assert reconcile.supervisors_of(run) == [stand_in.pid]
+    try:  # until the child has exec'd, its command line is this test's
+        assert wait_for(lambda: reconcile.supervisors_of(run) == [stand_in.pid], 10)
         assert reconcile.current(run).status == "running"
     finally:
         stand_in.kill()

@@ -20,7 +20,7 @@ from harness.edges import docker_engine
 from harness.edges.slurm_scheduler import parse_job
 from harness.errors import BadInput
 from harness.job.command import JobRequest, build_job
-from harness.run.resume import last_checkpoint, refuse_conflicts, with_changes
+from harness.run.resuming import last_checkpoint, refuse_conflicts, with_changes
 from harness.runtime.base import Ending
 from harness.runtime.container import GpuOptions, HostFacts, container_spec, docker_run_argv
 from harness.runtime.slurm import batch_script, ending_of
