@@ -1,8 +1,8 @@
 """The run options `harness train`, `eval`, `bench` and `repro` share, declared once.
 
 `@run_options(...)` adds them to a command's parameters and hands the command one checked RunOptions
-(harness.spec.options) in place of the twenty-odd values the user typed. The shared options come after the
-command's own in its --help, in the order of SHARED."""
+(harness.spec.options) in place of the twenty-odd values the user typed. A command's --help lists its
+arguments, then the shared options in the order of SHARED, then its own options."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`harness repro`: a campaign of runs (one per seed) in a group, judged together; judged by harness.verdict.groups.
+"""`harness repro`: a campaign of runs (one per seed) in a group, judged together (by harness.verdict.groups).
 
 Each run is a child `harness train` process (a normal run record naming the group): in its own session,
 so Ctrl-C reaches the campaign once and the campaign hands each running child exactly one SIGTERM, which
