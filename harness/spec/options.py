@@ -18,8 +18,8 @@ from harness.spec.benchmarks import Frozen
 from harness.spec.choices import PLATFORMS, RUNTIMES, SEED_MAX
 from harness.spec.runspec import BenchOptions, DockerOptions, SlurmOptions, checked_cfg_options, checked_choice
 
-DOCKER_FIELDS = ("image", "shm_size", "ipc_host", "privileged")
-SLURM_FIELDS = ("nodes", "partition", "time", "account", "qos", "extra_args", "container")
+DOCKER_FIELDS = tuple(DockerOptions.model_fields)  # the options that fill a RunSpec's docker and slurm parts
+SLURM_FIELDS = tuple(SlurmOptions.model_fields)
 RESOLVED = ("benchmark", "data", "checkpoint", "platform", "epochs")  # harness.run.pipeline.make_spec resolves these
 NOT_SPEC = (*DOCKER_FIELDS, *SLURM_FIELDS, *RESOLVED)
 
